@@ -1,0 +1,3 @@
+from faulttui.cli import main
+
+main()

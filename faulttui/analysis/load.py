@@ -1,0 +1,169 @@
+"""Use case: a trace path -> a reconstructed Recording (with an on-disk cache of the result).
+
+The cache lives in the user cache directory (XDG, via platformdirs), never next to the
+trace, keyed by the file's identity (resolved path, size, mtime) and the faulttui version.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import platformdirs
+
+from faulttui import __version__
+from faulttui.analysis.reconstruct import LockCounts, reconstruct
+from faulttui.errors import TraceFormatError
+from faulttui.importers import ImportStats, open_trace
+from faulttui.importers.source import ProgressCallback
+from faulttui.model.timeline import Timeline
+
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSummary:
+    """The `faults` object of `faulttui info --json` (DESIGN.md fault-window rule)."""
+
+    total: int
+    threads: int
+    io_sleep: int
+    retry_mmap: int
+    mmap_fallback: int
+    vma_only: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    path: str
+    format: str
+    stats: ImportStats
+    timeline: Timeline
+    lock_counts: LockCounts
+    faults: FaultSummary
+    from_cache: bool = field(default=False, compare=False)
+
+    def info_json(self) -> dict[str, Any]:
+        stats = self.stats
+        timeline = self.timeline
+        return {
+            "format": self.format,
+            "trace": self.path,
+            "events": stats.events,
+            "event_counts": dict(sorted(stats.event_counts.items())),
+            "lost_events": stats.lost_events,
+            "warnings": list(stats.warnings),
+            "warning_count": stats.warning_count,
+            "unknown_events": stats.unknown_events,
+            "unparsed_lines": stats.unparsed_lines,
+            "duration_ns": timeline.end_ns - timeline.start_ns,
+            "faults": {
+                "total": self.faults.total, "threads": self.faults.threads,
+                "io_sleep": self.faults.io_sleep, "retry_mmap": self.faults.retry_mmap,
+                "mmap_fallback": self.faults.mmap_fallback, "vma_only": self.faults.vma_only,
+            },
+            "mmap_lock": {
+                "acquisitions": {"read": self.lock_counts.read, "write": self.lock_counts.write},
+                "trylock_failed": self.lock_counts.trylock_failed,
+                "downgrades": self.lock_counts.downgrades,
+            },
+            "writers": {"ops": len(timeline.writer_ops)},
+            "vmas": {"count": len(timeline.vmas), "source": timeline.vma_source},
+            "maps_snapshot_lines": len(stats.maps),
+        }
+
+
+def summarize_faults(timeline: Timeline) -> FaultSummary:
+    faults = timeline.faults
+    return FaultSummary(
+        total=len(faults),
+        threads=len({fault.tid for fault in faults}),
+        io_sleep=sum(1 for fault in faults if fault.window_io_sleep),
+        retry_mmap=sum(1 for fault in faults if fault.window_retry_mmap),
+        mmap_fallback=sum(1 for fault in faults if fault.window_mmap_fallback),
+        vma_only=sum(1 for fault in faults if fault.window_vma_only),
+    )
+
+
+def load_recording(path: str, progress: ProgressCallback | None = None, *,
+                   use_cache: bool = True, require_faults: bool = True) -> Recording:
+    """Import and reconstruct `path`; reuse the cached result when the file is unchanged."""
+    source = open_trace(path, progress)
+    key = cache_key(path) if use_cache else None
+    if key is not None:
+        cached = _read_cache(key)
+        if cached is not None:
+            return cached
+    # Millions of small, long-lived objects: the cyclic GC would rescan them over and over
+    # while they are built, for nothing (nothing here makes reference cycles).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        reconstruction = reconstruct(source.events(), source.stats)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    timeline = reconstruction.timeline
+    if require_faults and not timeline.faults:
+        raise TraceFormatError(
+            f"no page faults in {source.stats.events} events (record with the "
+            "exceptions:page_fault_user event enabled, e.g. `faulttui record`)",
+            path=path,
+        )
+    recording = Recording(
+        path=path, format=source.stats.format if source.stats.format != "unknown"
+        else source.format, stats=source.stats, timeline=timeline,
+        lock_counts=reconstruction.lock_counts, faults=summarize_faults(timeline),
+    )
+    if key is not None:
+        _write_cache(key, recording)
+    return recording
+
+
+def cache_dir() -> str:
+    return os.environ.get("FAULTTUI_CACHE_DIR") or platformdirs.user_cache_dir("faulttui")
+
+
+def cache_key(path: str) -> str | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    identity = f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}|{status.st_ino}"
+    digest = hashlib.sha256(f"{identity}|{__version__}|{CACHE_FORMAT}".encode()).hexdigest()
+    return digest[:32]
+
+
+def _cache_path(key: str) -> str:
+    return os.path.join(cache_dir(), f"{key}.pickle")
+
+
+def _read_cache(key: str) -> Recording | None:
+    try:
+        with open(_cache_path(key), "rb") as cached:
+            recording = pickle.load(cached)
+    except FileNotFoundError:
+        return None
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+        return None  # a damaged or stale cache entry is rebuilt, never trusted
+    if not isinstance(recording, Recording):
+        return None
+    object.__setattr__(recording, "from_cache", True)
+    return recording
+
+
+def _write_cache(key: str, recording: Recording) -> None:
+    directory = cache_dir()
+    try:
+        os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(recording, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, _cache_path(key))
+    except OSError:
+        return  # no writable cache dir: the next open imports again; nothing is lost

@@ -1,0 +1,218 @@
+"""Streaming reader for ftrace text: raw tracefs (`/sys/kernel/tracing/trace`) and `trace-cmd report`.
+
+The line shapes it accepts (kernel/trace/trace_output.c; tracecmd/trace-read.c)::
+
+    raw tracefs:   <comm>-<pid> [(<tgid>)] [<cpu>] [<flags>] <sec>.<usec>: <name>: <body>
+                        bash-4242  ( 4242) [001] d..2.  377.791548: sched_switch: prev_comm=...
+                   syscalls:     sys_mprotect(start: 0x7f.., len: 0x10000, prot: 1)
+                                 sys_mprotect -> 0x0
+    trace-cmd:     <comm>-<pid> [<cpu>] <sec>.<usec>: <name>:<padding><body>
+                   syscalls:     sys_enter_mprotect: start: 0x..., len: ...
+                                 sys_exit_mprotect:  0x0
+    lost events:   CPU:1 [LOST 123 EVENTS]          (trace-cmd: CPU:1 [123 EVENTS DROPPED])
+    faulttui maps: # faulttui-maps pid=<pid> ts_ns=<ns>: <a /proc/PID/maps line>
+
+Lines are bytes until a field is known to be text. Every line is either an event, a
+comment, a lost-event marker, or counted as unparsed with a warning naming its line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+
+from faulttui.errors import TraceFormatError
+from faulttui.importers.events import (
+    FIELD_TYPES,
+    UNKNOWN_TGID,
+    WRITER_SYSCALLS,
+    Event,
+    ImportStats,
+    MapsEntry,
+)
+from faulttui.importers.ftrace_fields import field_parsers
+
+_LINE = re.compile(
+    rb"\s*(.*?)-(\d+)\s+(?:\(\s*([\d-]+)\)\s+)?\[(\d+)\]\s+(?:([^\s\[\]]{4,5})\s+)?"
+    rb"(\d+)\.(\d+): +(\w+)(: *|\(| -> )(.*)"
+)
+_LOST = re.compile(rb"\s*CPU:\s*(\d+)\s*\[(?:LOST (\d+) EVENTS|(\d+) EVENTS DROPPED)\]")
+_MAPS = re.compile(
+    rb"# faulttui-maps pid=(\d+) ts_ns=(\d+): ([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) (\S+) (\d+)\s*(.*)$"
+)
+_TRACE_CMD_HEADER = re.compile(rb"(cpus=\d+|version = \d+|CPU \d+ is empty|\s*$)")
+# A file whose first lines are all unparsable is not ftrace text: give up early.
+_GIVE_UP_AFTER_UNPARSED = 50
+
+_NS_SCALE = {digits: 10 ** (9 - digits) for digits in range(1, 10)}
+# Bodies that repeat a lot (a few mms, threads and CPUs): parse each distinct one once.
+# The cached fields dicts are shared between events, so events' fields are read-only.
+_REPEATING_BODIES = frozenset({
+    "mmap_lock_start_locking", "mmap_lock_acquire_returned", "mmap_lock_released",
+    "sched_waking", "sched_switch", "contention_begin", "contention_end",
+    "mm_vmscan_memcg_reclaim_begin", "mm_vmscan_direct_reclaim_begin",
+})
+_BODY_CACHE_LIMIT = 1 << 14
+
+
+class FtraceTextReader:
+    """Turns chunks of ftrace text into Events, filling `stats` as it goes."""
+
+    def __init__(self, path: str, stats: ImportStats) -> None:
+        self.path = path
+        self.stats = stats
+        self._parsers = field_parsers(WRITER_SYSCALLS)
+        self._known = set(FIELD_TYPES)
+        self._comms: dict[bytes, str] = {}
+        self._names: dict[bytes, str] = {}
+        self._last_ts = 0
+        self._body_cache: dict[bytes, dict[str, object]] = {}
+
+    def events(self, chunks: Iterable[bytes]) -> Iterator[Event]:
+        carry = b""
+        line_no = 0
+        offset = 0
+        for chunk in chunks:
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            carry = data[cut + 1 :]
+            for line in data[:cut].split(b"\n"):
+                line_no += 1
+                event = self._line(line, line_no, offset)
+                offset += len(line) + 1
+                if event is not None:
+                    yield event
+        if carry:
+            line_no += 1
+            event = self._line(carry, line_no, offset, last_line=True)
+            if event is not None:
+                yield event
+        self._finish(line_no)
+
+    def _line(self, line: bytes, line_no: int, offset: int, last_line: bool = False) -> Event | None:
+        stats = self.stats
+        match = _LINE.match(line)
+        if match is None:
+            self._other_line(line, line_no, last_line)
+            return None
+        comm_b, pid, tgid, cpu, flags, sec, frac, name_b, sep, body = match.groups()
+        if stats.format == "unknown":
+            stats.format = "ftrace-text" if flags is not None else "trace-cmd"
+        name = self._names.get(name_b + sep[:1])
+        if name is None:
+            name = self._event_name(name_b, sep)
+        if body[-1:] in b" \r\t":
+            body = body.rstrip()
+        if sep == b"(":
+            body = body[:-1] if body.endswith(b")") else body
+        ts_ns = int(sec) * 1_000_000_000 + int(frac) * _NS_SCALE.get(len(frac), 0)
+        if ts_ns < self._last_ts:
+            stats.out_of_order += 1
+        else:
+            self._last_ts = ts_ns
+        comm = self._comms.get(comm_b)
+        if comm is None:
+            comm = self._comms[comm_b] = sys.intern(comm_b.decode("utf-8", "replace"))
+        fields: dict[str, object] | None
+        if name in _REPEATING_BODIES:
+            cache_key = name_b + b"|" + body
+            fields = self._body_cache.get(cache_key)
+            if fields is None:
+                fields = self._parsers[name](body)
+                if fields is not None:
+                    if len(self._body_cache) >= _BODY_CACHE_LIMIT:
+                        self._body_cache.clear()
+                    self._body_cache[cache_key] = fields
+        else:
+            parser = self._parsers.get(name)
+            fields = parser(body) if parser is not None else None
+        if fields is None:
+            text = body.decode("utf-8", "replace")
+            if name in self._known:
+                what = "cut short" if last_line else "malformed fields"
+                stats.warn(f"{self.path}:{line_no}: {name}: {what}: {text[:80]!r}")
+                fields = {"raw": text, "malformed": True}
+            else:
+                stats.unknown_events += 1
+                fields = {"raw": text}
+        stats.events += 1
+        counts = stats.event_counts
+        counts[name] = counts.get(name, 0) + 1
+        tgid_value = int(tgid) if tgid is not None and tgid.isdigit() else UNKNOWN_TGID
+        return Event(ts_ns, int(cpu), int(pid), tgid_value, comm, name, fields, line_no, offset)
+
+    def _event_name(self, name_b: bytes, sep: bytes) -> str:
+        name = name_b.decode("ascii")
+        # raw tracefs prints syscalls as `sys_mprotect(args)` and `sys_mprotect -> ret`
+        if sep == b"(" and name.startswith("sys_"):
+            name = "sys_enter_" + name[4:]
+        elif sep == b" -> " and name.startswith("sys_"):
+            name = "sys_exit_" + name[4:]
+        name = sys.intern(name)
+        self._names[name_b + sep[:1]] = name
+        return name
+
+    def _other_line(self, line: bytes, line_no: int, last_line: bool) -> None:
+        stats = self.stats
+        if line.startswith(b"#"):
+            if line.startswith(b"# faulttui-maps "):
+                self._maps_line(line, line_no)
+            elif line.startswith(b"# tracer:") and stats.format == "unknown":
+                stats.format = "ftrace-text"
+            return
+        lost = _LOST.match(line)
+        if lost is not None:
+            stats.lost_markers += 1
+            stats.lost_events += int(lost.group(2) or lost.group(3))
+            return
+        if _TRACE_CMD_HEADER.fullmatch(line):
+            if line.startswith(b"cpus=") and stats.format == "unknown":
+                stats.format = "trace-cmd"
+            return
+        stats.unparsed_lines += 1
+        what = "cut short" if last_line else "not a trace event line"
+        stats.warn(f"{self.path}:{line_no}: {what}: {line[:80].decode('utf-8', 'replace')!r}")
+        if stats.events == 0 and stats.unparsed_lines >= _GIVE_UP_AFTER_UNPARSED:
+            raise TraceFormatError(
+                f"not an ftrace text trace (no event line in the first {line_no} lines; "
+                f"first bad line: {line[:60].decode('utf-8', 'replace')!r})",
+                path=self.path,
+                line=line_no,
+            )
+
+    def _maps_line(self, line: bytes, line_no: int) -> None:
+        match = _MAPS.match(line)
+        if match is None:
+            self.stats.warn(f"{self.path}:{line_no}: malformed faulttui-maps line")
+            return
+        pid, ts_ns, start, end, perms, offset, dev, inode, path = match.groups()
+        self.stats.maps.append(
+            MapsEntry(
+                pid=int(pid), ts_ns=int(ts_ns), start=int(start, 16), end=int(end, 16),
+                perms=perms.decode(), offset=int(offset, 16), dev=dev.decode(),
+                inode=int(inode), path=path.decode("utf-8", "replace"),
+            )
+        )
+
+    def _finish(self, lines: int) -> None:
+        stats = self.stats
+        if stats.events == 0:
+            if stats.unparsed_lines:
+                raise TraceFormatError(
+                    f"no trace events found in {lines} lines (is this ftrace text?)", path=self.path
+                )
+            raise TraceFormatError("no trace events (only comments/headers)", path=self.path)
+        if stats.out_of_order:
+            stats.warn(
+                f"{self.path}: {stats.out_of_order} events have a timestamp earlier than the "
+                "event before them; the reconstruction treats them in file order"
+            )
+        if stats.lost_events:
+            stats.warn(
+                f"{self.path}: the kernel dropped {stats.lost_events} events "
+                f"({stats.lost_markers} LOST markers): locks and faults near them may be incomplete"
+            )
