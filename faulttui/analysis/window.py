@@ -152,7 +152,7 @@ def analyse_fault(start_ns: int, marks: list[Mark], own_io: int, window_end_ns: 
                 attempts[-1] = Attempt(last.lock, last.start_ns, last.end_ns,
                                        AttemptOutcome.RETRY, last.lock_wait_ns,
                                        last.trylock_failed, last.io_wait_held_ns)
-            sleep_start = ts
+            sleep_start = ts if _is_d(data) else None  # R: preempted, not waiting
             sleep_holding = holding_attempt_lock
             if _is_d(data) and request_ns is None and attempt_open and not holding_attempt_lock:
                 dropped = True

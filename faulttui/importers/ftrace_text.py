@@ -33,10 +33,13 @@ from faulttui.importers.events import (
 )
 from faulttui.importers.ftrace_fields import field_parsers
 
-_LINE = re.compile(
-    rb"\s*(.*?)-(\d+)\s+(?:\(\s*([\d-]+)\)\s+)?\[(\d+)\]\s+(?:([^\s\[\]]{4,5})\s+)?"
-    rb"(\d+)\.(\d+): +(\w+)(: *|\(| -> )(.*)"
+_EVENT_LINE = (
+    rb"[ \t]*(.*?)-(\d+)[ \t]+(?:\([ \t]*([\d-]+)\)[ \t]+)?\[(\d+)\][ \t]+"
+    rb"(?:([^\s\[\]]{4,5})[ \t]+)?(\d+)\.(\d+): +(\w+)(: *|\(| -> )(.*)"
 )
+_LINE = re.compile(_EVENT_LINE)
+# Every line of a chunk: an event line, or anything else in the last group.
+_ANY_LINE = re.compile(rb"^(?:" + _EVENT_LINE + rb"|(.*))$", re.MULTILINE)
 _LOST = re.compile(rb"\s*CPU:\s*(\d+)\s*\[(?:LOST (\d+) EVENTS|(\d+) EVENTS DROPPED)\]")
 _MAPS = re.compile(
     rb"# faulttui-maps pid=(\d+) ts_ns=(\d+): ([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) (\S+) (\d+)\s*(.*)$"
@@ -80,18 +83,85 @@ class FtraceTextReader:
                 carry = data
                 continue
             carry = data[cut + 1 :]
-            for line in data[:cut].split(b"\n"):
-                line_no += 1
-                event = self._line(line, line_no, offset)
-                offset += len(line) + 1
-                if event is not None:
-                    yield event
+            yield from self._chunk_events(data, cut, line_no, offset)
+            line_no += data.count(b"\n", 0, cut) + 1
+            offset += cut + 1
         if carry:
             line_no += 1
             event = self._line(carry, line_no, offset, last_line=True)
             if event is not None:
                 yield event
         self._finish(line_no)
+
+    def _chunk_events(self, data: bytes, end: int, line_base: int, offset_base: int
+                      ) -> Iterator[Event]:
+        """Events of the complete lines data[:end] (the hot loop: keep it flat)."""
+        stats = self.stats
+        counts = stats.event_counts
+        names = self._names
+        comms = self._comms
+        parsers = self._parsers
+        body_cache = self._body_cache
+        repeating = _REPEATING_BODIES
+        line_no = line_base + 1
+        previous_start = 0
+        for match in _ANY_LINE.finditer(data, 0, end):
+            start = match.start()
+            if start != previous_start:
+                line_no += data.count(b"\n", previous_start, start)
+                previous_start = start
+            (comm_b, pid, tgid, cpu, flags, sec, frac, name_b, sep, body, other) = match.groups()
+            if other is not None:
+                if other:
+                    self._other_line(other, line_no, last_line=False)
+                continue
+            if stats.format == "unknown":
+                stats.format = "ftrace-text" if flags is not None else "trace-cmd"
+            name = names.get(name_b + sep[:1])
+            if name is None:
+                name = self._event_name(name_b, sep)
+            if body[-1:] in b" \r\t":
+                body = body.rstrip()
+            if sep == b"(" and body.endswith(b")"):
+                body = body[:-1]
+            ts_ns = int(sec) * 1_000_000_000 + int(frac) * _NS_SCALE.get(len(frac), 0)
+            if ts_ns < self._last_ts:
+                stats.out_of_order += 1
+            else:
+                self._last_ts = ts_ns
+            comm = comms.get(comm_b)
+            if comm is None:
+                comm = comms[comm_b] = sys.intern(comm_b.decode("utf-8", "replace"))
+            fields: dict[str, object] | None
+            if name in repeating:
+                cache_key = name_b + b"|" + body
+                fields = body_cache.get(cache_key)
+                if fields is None:
+                    fields = parsers[name](body)
+                    if fields is not None:
+                        if len(body_cache) >= _BODY_CACHE_LIMIT:
+                            body_cache.clear()
+                        body_cache[cache_key] = fields
+            else:
+                parser = parsers.get(name)
+                fields = parser(body) if parser is not None else None
+            if fields is None:
+                fields = self._unparsed_fields(name, body, line_no, last_line=False)
+            stats.events += 1
+            counts[name] = counts.get(name, 0) + 1
+            yield Event(ts_ns, int(cpu), int(pid),
+                        int(tgid) if tgid is not None and tgid.isdigit() else UNKNOWN_TGID,
+                        comm, name, fields, line_no, offset_base + start)
+
+    def _unparsed_fields(self, name: str, body: bytes, line_no: int, last_line: bool
+                         ) -> dict[str, object]:
+        text = body.decode("utf-8", "replace")
+        if name in self._known:
+            what = "cut short" if last_line else "malformed fields"
+            self.stats.warn(f"{self.path}:{line_no}: {name}: {what}: {text[:80]!r}")
+            return {"raw": text, "malformed": True}
+        self.stats.unknown_events += 1
+        return {"raw": text}
 
     def _line(self, line: bytes, line_no: int, offset: int, last_line: bool = False) -> Event | None:
         stats = self.stats

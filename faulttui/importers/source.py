@@ -11,8 +11,9 @@ import lzma
 import os
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from faulttui.errors import TraceFormatError
 
@@ -78,6 +79,35 @@ def read_head(path: str, size: int = 8192) -> bytes:
         raw.close()
 
 
+def _decompressed_blocks(raw: BinaryIO) -> Iterator[bytes]:
+    """Decompressed blocks of a plain, gzip (multi-member) or xz file."""
+    compression = compression_of(raw.read(8))
+    raw.seek(0)
+    if compression is None:
+        while block := raw.read(CHUNK_BYTES):
+            yield block
+        return
+    decompressor = _new_decompressor(compression)
+    while block := raw.read(CHUNK_BYTES // 4):
+        while block:
+            output = decompressor.decompress(block)
+            if output:
+                yield output
+            if not decompressor.eof:
+                break
+            block = decompressor.unused_data  # a concatenated gzip member or xz stream
+            if block:
+                decompressor = _new_decompressor(compression)
+    if not decompressor.eof and compression is not None:
+        raise EOFError("compressed data ends before the end-of-stream marker (truncated file)")
+
+
+def _new_decompressor(compression: str) -> Any:
+    if compression == "gzip":
+        return zlib.decompressobj(wbits=31)
+    return lzma.LZMADecompressor()
+
+
 def iter_chunks(path: str, progress: ProgressCallback | None = None) -> Iterator[bytes]:
     """Decompressed chunks of `path`, read ahead in a background thread.
 
@@ -88,18 +118,18 @@ def iter_chunks(path: str, progress: ProgressCallback | None = None) -> Iterator
     stop = threading.Event()
 
     def produce() -> None:
-        stream, raw, _ = open_decompressed(path)
+        # One C call per block: zlib/lzma release the GIL while they work, so the parser
+        # thread keeps running; a GzipFile/LZMAFile would loop in Python (8 KiB reads) and
+        # fight the parser for the GIL.
         try:
-            while not stop.is_set():
-                chunk = stream.read(CHUNK_BYTES)
-                if not chunk:
-                    break
-                chunks.put((chunk, raw.tell()))
-        except (OSError, EOFError, lzma.LZMAError) as error:
+            with open(path, "rb") as raw:
+                for chunk in _decompressed_blocks(raw):
+                    if stop.is_set():
+                        break
+                    chunks.put((chunk, raw.tell()))
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
             chunks.put(TraceFormatError(f"damaged compressed data: {error}", path=path))
         finally:
-            stream.close()
-            raw.close()
             chunks.put(None)
 
     producer = threading.Thread(target=produce, name="faulttui-decompress", daemon=True)
