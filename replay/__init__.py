@@ -6,6 +6,7 @@ Policy -> Timeline), `get_policy` / `available_policies` (built-ins and the
 `faulttui.policies` entry-point group).
 """
 
+from replay.extract import extract_workload
 from replay.params import ReplayParams
 from replay.policies import (
     BUILTIN_POLICIES,
@@ -33,6 +34,7 @@ from replay.workload import (
 __all__ = [
     "BUILTIN_POLICIES", "ENTRY_POINT_GROUP", "WORKLOAD_SCHEMA_VERSION", "BuiltinPolicy",
     "FaultSpec", "LockSection", "Policy", "PolicyInfo", "ReplayParams", "ReplayResult",
-    "ThreadProgram", "Workload", "WriterSpec", "available_policies", "get_policy",
+    "ThreadProgram", "Workload", "WriterSpec", "available_policies", "extract_workload",
+    "get_policy",
     "load_workload", "save_workload", "simulate", "workload_from_json", "workload_to_json",
 ]

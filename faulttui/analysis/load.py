@@ -6,11 +6,14 @@ trace, keyed by the file's identity (resolved path, size, mtime) and the faulttu
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
 import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +22,8 @@ import platformdirs
 from faulttui import __version__
 from faulttui.analysis.reconstruct import LockCounts, reconstruct
 from faulttui.errors import TraceFormatError
-from faulttui.importers import ImportStats, open_trace
-from faulttui.importers.source import ProgressCallback
+from faulttui.importers import ImportStats, open_trace, sniff_format
+from faulttui.importers.source import ProgressCallback, check_readable, read_head
 from faulttui.model.timeline import Timeline
 
 CACHE_FORMAT = 1
@@ -92,22 +95,19 @@ def summarize_faults(timeline: Timeline) -> FaultSummary:
 
 def load_recording(path: str, progress: ProgressCallback | None = None, *,
                    use_cache: bool = True, require_faults: bool = True) -> Recording:
-    """Import and reconstruct `path`; reuse the cached result when the file is unchanged."""
+    """Import and reconstruct `path`; reuse the cached result when the file is unchanged.
+
+    A synthetic workload (JSON) is simulated under `stock`, and that run is the recording."""
+    if os.path.isfile(path) and check_readable(path) and sniff_format(read_head(path)) == "json":
+        return load_synthetic(path, progress)
     source = open_trace(path, progress)
     key = cache_key(path) if use_cache else None
     if key is not None:
         cached = _read_cache(key)
         if cached is not None:
             return cached
-    # Millions of small, long-lived objects: the cyclic GC would rescan them over and over
-    # while they are built, for nothing (nothing here makes reference cycles).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _gc_paused():
         reconstruction = reconstruct(source.events(), source.stats)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     timeline = reconstruction.timeline
     if require_faults and not timeline.faults:
         raise TraceFormatError(
@@ -125,6 +125,29 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
     return recording
 
 
+def load_synthetic(path: str, progress: ProgressCallback | None = None) -> Recording:
+    from faulttui.analysis import synthetic_source as synthetic
+
+    timeline = synthetic.simulate_stock(synthetic.read_spec(path, progress), path).timeline
+    return Recording(path=path, format=synthetic.SYNTHETIC_FORMAT,
+                     stats=synthetic.synthetic_stats(path, timeline), timeline=timeline,
+                     lock_counts=synthetic.lock_counts(timeline),
+                     faults=summarize_faults(timeline))
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of small, long-lived objects: the cyclic GC would rescan them over and over
+    while they are built or unpickled, for nothing (a Recording makes no reference cycles)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def cache_dir() -> str:
     return os.environ.get("FAULTTUI_CACHE_DIR") or platformdirs.user_cache_dir("faulttui")
 
@@ -135,8 +158,24 @@ def cache_key(path: str) -> str | None:
     except OSError:
         return None
     identity = f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}|{status.st_ino}"
-    digest = hashlib.sha256(f"{identity}|{__version__}|{CACHE_FORMAT}".encode()).hexdigest()
-    return digest[:32]
+    code = _reconstruction_code_digest()
+    digest = hashlib.sha256(f"{identity}|{__version__}|{CACHE_FORMAT}|{code}".encode())
+    return digest.hexdigest()[:32]
+
+
+@functools.cache
+def _reconstruction_code_digest() -> str:
+    """A digest of the code that shapes a Recording, so an edited checkout never reads a
+    cache entry written by different reconstruction code under the same version number."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256()
+    for folder in ("importers", "analysis", "model"):
+        directory = os.path.join(package, folder)
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".py"):
+                with open(os.path.join(directory, name), "rb") as source:
+                    digest.update(name.encode() + b"\0" + source.read())
+    return digest.hexdigest()[:16]
 
 
 def _cache_path(key: str) -> str:
@@ -145,7 +184,7 @@ def _cache_path(key: str) -> str:
 
 def _read_cache(key: str) -> Recording | None:
     try:
-        with open(_cache_path(key), "rb") as cached:
+        with open(_cache_path(key), "rb") as cached, _gc_paused():
             recording = pickle.load(cached)
     except FileNotFoundError:
         return None
@@ -162,7 +201,7 @@ def _write_cache(key: str, recording: Recording) -> None:
     try:
         os.makedirs(directory, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(handle, "wb") as out, _gc_paused():
             pickle.dump(recording, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, _cache_path(key))
     except OSError:

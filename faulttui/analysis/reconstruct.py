@@ -140,8 +140,8 @@ class Reconstructor:
         handlers = self._handlers
         for event in events:
             handler = handlers.get(event.name)
-            if handler is not None and "raw" not in event.fields:
-                handler(event)
+            if handler is not None and ("raw" not in event.fields or handler == self._page_fault):
+                handler(event)  # a damaged page_fault_user still counts as a fault
             if self.first_ns < 0:
                 self.first_ns = event.ts_ns
             if event.ts_ns > self.last_ns:
@@ -174,8 +174,8 @@ class Reconstructor:
         thread = self._thread(event.tid, event.tgid, event.comm)
         fields = event.fields
         window = _Window("fault", event.ts_ns, fault_id=self.next_fault_id,
-                         address=fields["address"], ip=fields["ip"],
-                         error_code=fields["error_code"])
+                         address=fields.get("address", 0), ip=fields.get("ip", 0),
+                         error_code=fields.get("error_code", 0))
         window.lines.append(event.line)
         self.next_fault_id += 1
         self._open(thread, window)

@@ -239,6 +239,11 @@ def analyse_fault(start_ns: int, marks: list[Mark], own_io: int, window_end_ns: 
         outcome = AttemptOutcome.UNFINISHED if trace_ended and (
             request_ns is not None or sleep_start is not None) else AttemptOutcome.DONE
         close(outcome, max(end_ns, attempt_start))
+    if retry_lock is None and window_retry_mmap:
+        # The window rule (DESIGN.md) counts any read acquisition after a D sleep as a retry
+        # under mmap_lock, including a fallback that slept waiting for the lock itself;
+        # metrics' retries.mmap must equal info's retry_mmap, so the record says so too.
+        retry_lock = AttemptLock.MMAP_READ
     retry_reason = None
     if dropped:
         retry_reason = RetryReason.IO if own_io else RetryReason.FOLIO_LOCK

@@ -70,7 +70,8 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the group, map our errors to one line and an exit code."""
     try:
-        cli.main(args=argv, prog_name="faulttui", standalone_mode=False)
+        # standalone_mode=False returns ctx.exit(n)'s code instead of exiting
+        returned = cli.main(args=argv, prog_name="faulttui", standalone_mode=False)
     except FaultTuiError as error:
         click.echo(f"faulttui: {error}", err=True)
         sys.exit(error.exit_code)
@@ -98,4 +99,4 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(ExitCode.INTERNAL_ERROR)
-    sys.exit(ExitCode.OK)
+    sys.exit(returned if isinstance(returned, int) else ExitCode.OK)

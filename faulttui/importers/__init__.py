@@ -69,7 +69,7 @@ def open_trace(path: str, progress: ProgressCallback | None = None) -> TraceSour
 
     if container == "text":
         def text_events() -> Iterator[Event]:
-            return FtraceTextReader(path, stats).events(iter_chunks(path, progress))
+            return FtraceTextReader(path, stats).events(iter_chunks(path, progress, stats.warn))
 
         return TraceSource(path, "ftrace-text", container, compression, size, stats, text_events)
     if container == "dat":

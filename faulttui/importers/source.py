@@ -108,10 +108,13 @@ def _new_decompressor(compression: str) -> Any:
     return lzma.LZMADecompressor()
 
 
-def iter_chunks(path: str, progress: ProgressCallback | None = None) -> Iterator[bytes]:
+def iter_chunks(path: str, progress: ProgressCallback | None = None,
+                warn: Callable[[str], None] | None = None) -> Iterator[bytes]:
     """Decompressed chunks of `path`, read ahead in a background thread.
 
-    A damaged compressed stream raises TraceFormatError after the good chunks were yielded.
+    A compressed stream that is cut short or damaged after some good data ends the chunks
+    with a `warn(...)` (the trace is imported up to there); with no good data at all, or
+    with no `warn`, it raises TraceFormatError.
     """
     total = os.path.getsize(path)
     chunks: queue.Queue[tuple[bytes, int] | BaseException | None] = queue.Queue(maxsize=8)
@@ -135,13 +138,18 @@ def iter_chunks(path: str, progress: ProgressCallback | None = None) -> Iterator
     producer = threading.Thread(target=produce, name="faulttui-decompress", daemon=True)
     producer.start()
     try:
+        yielded = 0
         while True:
             item = chunks.get()
             if item is None:
                 break
             if isinstance(item, BaseException):
+                if yielded and warn is not None:
+                    warn(f"{item}; imported the {yielded:,} bytes before the damage")
+                    break
                 raise item
             chunk, consumed = item
+            yielded += len(chunk)
             if progress is not None:
                 progress(consumed, total)
             yield chunk

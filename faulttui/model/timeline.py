@@ -1,6 +1,9 @@
 """The timeline model shared by the reconstruction of a recorded trace and by every replay.
 
-Pure data (frozen dataclasses, integer nanoseconds); no I/O and no parsing here. A
+Pure data (frozen dataclasses, integer nanoseconds); no I/O and no parsing here. The
+records a trace has by the hundred thousand (Fault, Attempt, LockHold, IoRequest, FilePage,
+TrylockFailure) are NamedTuples: as immutable, but several times cheaper to build and to
+load from the reconstruction cache. A
 `Timeline` is what the TUI draws, what the metrics are computed from, and what a replay
 produces, so a recording and a what-if compare field by field.
 """
@@ -10,25 +13,8 @@ from __future__ import annotations
 import enum
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
-from typing import Any
-
-
-def _reduce_by_fields(instance: Any) -> tuple[Any, tuple[Any, ...]]:
-    """Pickle a frozen slots dataclass as its constructor call.
-
-    The dataclass default (a state dict replayed with object.__setattr__ per field in
-    Python) makes the reconstruction cache several times slower to load.
-    """
-    cls = type(instance)
-    return cls, tuple(getattr(instance, name) for name in _field_names(cls))
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names: tuple[str, ...] | None = cls.__dict__.get("_pickled_field_names")
-    if names is None:
-        names = tuple(f.name for f in fields(cls))
-    return names
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class SpanState(enum.IntEnum):
@@ -76,8 +62,6 @@ class Span:
     end_ns: int
     state: SpanState
 
-    __reduce__ = _reduce_by_fields
-
 
 @dataclass(frozen=True, slots=True)
 class ThreadLane:
@@ -102,15 +86,12 @@ class ThreadLane:
         return len(self.span_starts)
 
 
-@dataclass(frozen=True, slots=True)
-class FilePage:
+class FilePage(NamedTuple):
     """A page-cache page: device, inode and byte offset (as mm_filemap_fault prints them)."""
 
     dev: str
     ino: int
     ofs: int
-
-    __reduce__ = _reduce_by_fields
 
 
 class AttemptLock(enum.StrEnum):
@@ -125,8 +106,7 @@ class AttemptOutcome(enum.StrEnum):
     UNFINISHED = "unfinished"  # the trace ended first
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One handle_mm_fault() attempt of a fault and the lock it ran under."""
 
     lock: AttemptLock
@@ -137,16 +117,13 @@ class Attempt:
     trylock_failed: bool = False  # a read trylock failed before the blocking lock
     io_wait_held_ns: int = 0  # time asleep for I/O while still holding this attempt's lock
 
-    __reduce__ = _reduce_by_fields
-
 
 class RetryReason(enum.StrEnum):
     IO = "io"  # the faulting thread issued the read itself
     FOLIO_LOCK = "folio-lock"  # slept without issuing I/O: the folio was locked by someone else
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
+class Fault(NamedTuple):
     """One user page fault (one `page_fault_user`), from entry to return to user space.
 
     The `window_*` flags follow DESIGN.md's fault-window counting rule (`faulttui info`); the
@@ -193,11 +170,8 @@ class Fault:
     def vma_fallback(self) -> bool:
         return any(a.outcome is AttemptOutcome.FALLBACK for a in self.attempts)
 
-    __reduce__ = _reduce_by_fields
 
-
-@dataclass(frozen=True, slots=True)
-class LockHold:
+class LockHold(NamedTuple):
     """One successful acquisition of an mm's mmap_lock, from request to release.
 
     `request_ns == acquired_ns` for a trylock or a downgrade. `released_ns` is the trace end
@@ -225,18 +199,13 @@ class LockHold:
     def hold_ns(self) -> int:
         return self.released_ns - self.acquired_ns
 
-    __reduce__ = _reduce_by_fields
 
-
-@dataclass(frozen=True, slots=True)
-class TrylockFailure:
+class TrylockFailure(NamedTuple):
     mm: str
     tid: int
     ts_ns: int
     write: bool
     fault_id: int = -1
-
-    __reduce__ = _reduce_by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,8 +222,6 @@ class Vma:
 
     def contains(self, address: int) -> bool:
         return self.start <= address < self.end
-
-    __reduce__ = _reduce_by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,11 +244,8 @@ class WriterOp:
     def latency_ns(self) -> int:
         return self.end_ns - self.start_ns
 
-    __reduce__ = _reduce_by_fields
 
-
-@dataclass(frozen=True, slots=True)
-class IoRequest:
+class IoRequest(NamedTuple):
     tid: int  # task in whose context the request was issued
     issue_ns: int
     complete_ns: int  # -1 when the completion was not seen
@@ -292,8 +256,6 @@ class IoRequest:
     @property
     def latency_ns(self) -> int:
         return self.complete_ns - self.issue_ns if self.complete_ns >= 0 else 0
-
-    __reduce__ = _reduce_by_fields
 
 
 @dataclass(frozen=True, slots=True)

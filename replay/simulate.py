@@ -1,0 +1,112 @@
+"""Replay a workload under a policy: wire the models, run the engine, build the Timeline."""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
+
+from faulttui.model.timeline import Timeline
+from replay.engine import Engine
+from replay.page_cache import PageCache
+from replay.params import PAGE_SIZE, ReplayParams
+from replay.policies import Policy
+from replay.storage import Storage
+from replay.thread import ThreadRunner
+from replay.workload import FaultSpec, Workload
+from replay.world import World
+
+DEFAULT_MAP_CPU_NS = 2_000  # a retry's mapping cost when the workload has no example of one
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    timeline: Timeline
+    events: int  # engine resumptions (simulated events)
+    evictions: int
+
+
+def simulate(workload: Workload, policy: Policy, params: ReplayParams | None = None,
+             rng: random.Random | None = None,
+             progress: Callable[[int, int], None] | None = None) -> ReplayResult:
+    """Replay `workload` under `policy`. Deterministic for (workload, policy, params, rng
+    state); `rng` defaults to random.Random(params.seed)."""
+    params = params or ReplayParams()
+    rng = rng if rng is not None else random.Random(params.seed)
+    faults = [op for thread in workload.threads for op in thread.ops if type(op) is FaultSpec]
+    observed_io = [fault.io_ns for fault in faults if fault.io_ns > 0]
+    map_costs = [fault.map_cpu_ns for fault in faults if fault.map_cpu_ns > 0]
+    wakes = [fault.wake_ns for fault in faults if fault.wake_ns >= 0 and fault.io_ns > 0]
+    capacity = (params.memory_limit // PAGE_SIZE if params.memory_limit is not None
+                else workload.page_cache_pages)
+    engine = Engine(workload.start_ns)
+    vma_ids_by_mm: dict[str, list[int]] = defaultdict(list)
+    for vma in workload.vmas:
+        vma_ids_by_mm[vma.mm].append(vma.vma_id)
+    world = World(
+        engine=engine, policy=policy,
+        page_cache=PageCache(capacity, workload.resident_pages),
+        storage=Storage(rng, observed_io, params.io_latency_scale, params.io_model,
+                        params.io_queue_depth, params.io_service_ns),
+        wakeup_ns=params_wakeup(params, workload), rng=rng,
+        default_map_cpu_ns=int(statistics.median(map_costs)) if map_costs else DEFAULT_MAP_CPU_NS,
+        typical_wake_ns=int(statistics.median(wakes)) if wakes else 0,
+        vma_ids_by_mm={mm: tuple(ids) for mm, ids in vma_ids_by_mm.items()},
+        pages=workload.pages,
+    )
+    # Hundreds of thousands of small long-lived records: the cyclic GC would rescan them over
+    # and over while they are built, for nothing.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(workload, policy, world, progress, len(faults))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _run(workload: Workload, policy: Policy, world: World,
+         progress: Callable[[int, int], None] | None, total: int) -> ReplayResult:
+    engine = world.engine
+    runners = [ThreadRunner(program, world) for program in workload.threads]
+    for runner in runners:
+        engine.start(runner, workload.start_ns)
+    if progress is None:
+        engine.run()
+    else:
+        step_ns = max(1, (workload.end_ns - workload.start_ns) // 50)
+        horizon = workload.start_ns
+        while engine.pending:
+            horizon += step_ns
+            engine.run(until_ns=horizon)
+            progress(len(world.faults), total)
+
+    stuck = [runner.tid for runner in runners if not runner.finished]
+    if stuck:
+        raise RuntimeError(f"replay under {policy.id} left threads blocked forever: {stuck[:10]}")
+    end_ns = max(engine.now, workload.start_ns)
+    lanes = tuple(runner.lane(end_ns) for runner in runners)
+    # stable sorts: ties keep the (deterministic) order the records were made in
+    world.faults.sort(key=attrgetter("start_ns"))
+    world.holds.sort(key=attrgetter("acquired_ns"))
+    world.writer_ops.sort(key=attrgetter("start_ns"))
+    world.io_requests.sort(key=attrgetter("issue_ns"))
+    timeline = Timeline(
+        name=policy.id, start_ns=workload.start_ns, end_ns=end_ns, threads=lanes,
+        faults=tuple(world.faults), mmap_lock_holds=tuple(world.holds),
+        trylock_failures=tuple(world.trylock_failures), writer_ops=tuple(world.writer_ops),
+        vmas=workload.vmas, vma_source=workload.vma_source,
+        io_requests=tuple(world.io_requests), evictions=world.page_cache.evictions,
+    )
+    return ReplayResult(timeline, engine.events, world.page_cache.evictions)
+
+
+def params_wakeup(params: ReplayParams,
+                  workload: Workload) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if params.wakeup_ns is not None:
+        return (params.wakeup_ns,), (params.wakeup_ns,)
+    return workload.reader_wakeup_ns, workload.writer_wakeup_ns

@@ -1,0 +1,82 @@
+"""The on-disk cache behind `load_recording` / `faulttui info`: reused, invalidated, never trusted.
+
+Every test runs with FAULTTUI_CACHE_DIR in a temporary directory (conftest autouse fixture).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import ThreadScript, write_trace
+
+from faulttui.analysis.load import load_recording
+
+T0 = 377_000_000.0
+
+
+def trace_with_faults(path: Path, count: int) -> Path:
+    thread = ThreadScript(8169).at(T0)
+    for index in range(count):
+        thread.fault(0x7F86E3A00000 + index * 4096).start_locking().acquire().release()
+    return write_trace(path, thread.lines)
+
+
+def cache_files() -> list[str]:
+    directory = os.environ["FAULTTUI_CACHE_DIR"]
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
+def test_second_open_comes_from_the_cache(tmp_path: Path) -> None:
+    path = trace_with_faults(tmp_path / "t.txt", 3)
+    first = load_recording(str(path))
+    second = load_recording(str(path))
+    assert not first.from_cache
+    assert second.from_cache
+    assert second.info_json() == first.info_json()
+    assert len(cache_files()) == 1
+
+
+def test_a_changed_file_is_imported_again(tmp_path: Path) -> None:
+    path = trace_with_faults(tmp_path / "t.txt", 3)
+    assert load_recording(str(path)).info_json()["faults"]["total"] == 3
+    trace_with_faults(path, 5)
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1_000_000))
+    again = load_recording(str(path))
+    assert not again.from_cache
+    assert again.info_json()["faults"]["total"] == 5
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a pickle", b"\x80\x05garbage"])
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path, damage: bytes) -> None:
+    path = trace_with_faults(tmp_path / "t.txt", 2)
+    expected = load_recording(str(path)).info_json()
+    (entry,) = cache_files()
+    Path(os.environ["FAULTTUI_CACHE_DIR"], entry).write_bytes(damage)
+    rebuilt = load_recording(str(path))
+    assert not rebuilt.from_cache
+    assert rebuilt.info_json() == expected
+
+
+def test_an_unwritable_cache_dir_is_not_an_error(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("FAULTTUI_CACHE_DIR", str(blocker / "cache"))
+    path = trace_with_faults(tmp_path / "t.txt", 2)
+    assert load_recording(str(path)).info_json()["faults"]["total"] == 2
+    assert load_recording(str(path)).info_json()["faults"]["total"] == 2
+
+
+def test_use_cache_false_neither_reads_nor_writes(tmp_path: Path) -> None:
+    path = trace_with_faults(tmp_path / "t.txt", 2)
+    assert not load_recording(str(path), use_cache=False).from_cache
+    assert cache_files() == []
+
+
+def test_the_cache_is_never_next_to_the_trace(tmp_path: Path) -> None:
+    path = trace_with_faults(tmp_path / "t.txt", 2)
+    load_recording(str(path))
+    load_recording(str(path))
+    assert sorted(os.listdir(tmp_path)) == ["t.txt"]
