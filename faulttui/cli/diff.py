@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -16,6 +14,7 @@ from faulttui import __version__
 from faulttui.analysis.compare import compare
 from faulttui.analysis.load import load_recording
 from faulttui.cli.progress import StderrProgress
+from faulttui.cli.whatif import replay_params, what_if_options
 from faulttui.errors import ExitCode, UsageError
 from faulttui.model.metrics import Metrics, compute_metrics
 from faulttui.report.gates import Gate, evaluate, parse_gates
@@ -33,8 +32,6 @@ from faulttui.report.text import render_text
 from replay import ReplayParams, get_policy
 
 FORMATS = ("text", "markdown", "json", "html")
-_SIZE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[kKmMgGtT]?)(?:i?[bB])?$")
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 @click.command("diff")
@@ -52,21 +49,7 @@ _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
               help="A gate, e.g. 'fault_latency.p99>+10%' (repeatable; syntax below).")
 @click.option("--top", "top_threads", type=click.IntRange(min=0), default=DEFAULT_TOP_THREADS,
               show_default=True, help="Threads listed per policy by improvement and regression.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Replay random seed.")
-@click.option("--memory-limit", metavar="SIZE",
-              help="What-if page-cache limit (bytes, or 24M, 1G ...); default as recorded.")
-@click.option("--io-latency-scale", type=float, default=1.0, show_default=True,
-              help="What-if: multiply every observed I/O latency.")
-@click.option("--io-model", type=click.Choice(["observed", "queue"]), default="observed",
-              show_default=True, help="What-if storage: recorded latency per request, or a queue.")
-@click.option("--io-queue-depth", type=int, default=32, show_default=True,
-              help="Queue model: requests served at once.")
-@click.option("--io-service-us", type=float, default=None,
-              help="Queue model: fixed service time per request (default: recorded).")
-@click.option("--wakeup-us", type=float, default=None,
-              help="Fixed lock hand-over latency (default: sampled from the recording).")
-@click.option("--no-cache", is_flag=True, help="Import the trace again even if a cached result "
-                                               "exists.")
+@what_if_options
 def command(trace: str, policies: tuple[str, ...], baseline: str, output_format: str,
             output: str | None, fail_on: tuple[str, ...], top_threads: int, seed: int,
             memory_limit: str | None, io_latency_scale: float, io_model: str,
@@ -113,10 +96,9 @@ def command(trace: str, policies: tuple[str, ...], baseline: str, output_format:
     gates = parse_gates(fail_on)
     compared = tuple(dict.fromkeys(policies))
     params = replay_params(
-        seed=seed, memory_limit=parse_size(memory_limit), io_latency_scale=io_latency_scale,
-        io_model=io_model, io_queue_depth=io_queue_depth,
-        io_service_ns=None if io_service_us is None else round(io_service_us * 1000),
-        wakeup_ns=None if wakeup_us is None else round(wakeup_us * 1000))
+        seed=seed, memory_limit=memory_limit, io_latency_scale=io_latency_scale,
+        io_model=io_model, io_queue_depth=io_queue_depth, io_service_us=io_service_us,
+        wakeup_us=wakeup_us)
     rerun = rerun_command(trace, baseline, compared, click.get_current_context())
     metrics = load_and_replay(trace, baseline, compared, params, not no_cache)
     text, violated = make_report(
@@ -154,23 +136,6 @@ def render(report: DiffReport, metrics: Mapping[str, Metrics], output_format: st
     if output_format == "html":
         return render_html(report)
     raise UsageError(f"unknown format {output_format!r} (one of: {', '.join(FORMATS)})")
-
-
-def parse_size(text: str | None) -> int | None:
-    """`--memory-limit`: bytes, or a number with K/M/G/T (binary units); none means as recorded."""
-    if text is None or text.lower() in ("none", ""):
-        return None
-    match = _SIZE.match(text.strip())
-    if match is None:
-        raise UsageError(f"--memory-limit {text!r}: expected bytes or a size such as 24M or 1G")
-    return int(float(match.group("number")) * _SIZE_UNITS[match.group("unit").lower()])
-
-
-def replay_params(**knobs: Any) -> ReplayParams:
-    try:
-        return ReplayParams(**knobs)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
 
 
 # the what-if options, in the order a rerun command line names them

@@ -13,8 +13,8 @@ import click
 
 from faulttui.analysis.compare import compare, resolve_policies
 from faulttui.analysis.load import load_recording
-from faulttui.cli.diff import parse_size, replay_params
 from faulttui.cli.progress import StderrProgress
+from faulttui.cli.whatif import replay_params, what_if_options
 from faulttui.errors import UsageError
 from faulttui.model.timeline import Timeline
 from faulttui.report.perfetto_export import ExportSummary, write_perfetto_trace
@@ -37,21 +37,7 @@ OUTPUT_SUFFIXES = (".pftrace", ".perfetto-trace", ".pb")
 @click.option("--flows-per-wait", type=click.IntRange(min=0), default=DEFAULT_FLOWS_PER_WAIT,
               show_default=True,
               help="Flow arrows from a mmap_lock wait to the holds it waited for (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Replay random seed.")
-@click.option("--memory-limit", metavar="SIZE",
-              help="What-if page-cache limit (bytes, or 24M, 1G ...); default as recorded.")
-@click.option("--io-latency-scale", type=float, default=1.0, show_default=True,
-              help="What-if: multiply every observed I/O latency.")
-@click.option("--io-model", type=click.Choice(["observed", "queue"]), default="observed",
-              show_default=True, help="What-if storage: recorded latency per request, or a queue.")
-@click.option("--io-queue-depth", type=int, default=32, show_default=True,
-              help="Queue model: requests served at once.")
-@click.option("--io-service-us", type=float, default=None,
-              help="Queue model: fixed service time per request (default: recorded).")
-@click.option("--wakeup-us", type=float, default=None,
-              help="Fixed lock hand-over latency (default: sampled from the recording).")
-@click.option("--no-cache", is_flag=True, help="Import the trace again even if a cached result "
-                                               "exists.")
+@what_if_options
 def command(trace: str, policies: tuple[str, ...], output: str, flows_per_wait: int, seed: int,
             memory_limit: str | None, io_latency_scale: float, io_model: str,
             io_queue_depth: int, io_service_us: float | None, wakeup_us: float | None,
@@ -73,10 +59,9 @@ def command(trace: str, policies: tuple[str, ...], output: str, flows_per_wait: 
     """
     compressed = check_output_name(output)
     params = replay_params(
-        seed=seed, memory_limit=parse_size(memory_limit), io_latency_scale=io_latency_scale,
-        io_model=io_model, io_queue_depth=io_queue_depth,
-        io_service_ns=None if io_service_us is None else round(io_service_us * 1000),
-        wakeup_ns=None if wakeup_us is None else round(wakeup_us * 1000))
+        seed=seed, memory_limit=memory_limit, io_latency_scale=io_latency_scale,
+        io_model=io_model, io_queue_depth=io_queue_depth, io_service_us=io_service_us,
+        wakeup_us=wakeup_us)
     timelines = load_timelines(trace, policies, params, use_cache=not no_cache)
     summary = write_output(timelines, output, compressed, flows_per_wait)
     click.echo(describe(summary, output), err=True)
