@@ -43,7 +43,7 @@ def states(ranks: list[int]) -> list[SpanState | None]:
     return [None if rank == NO_STATE else STATE_OF_RANK[rank] for rank in ranks]
 
 
-def test_column_shows_most_important_state() -> None:
+def test_column_shows_the_state_taking_most_of_its_time() -> None:
     thread = lane([(0, 10, SpanState.USER), (10, 12, SpanState.WAIT_MMAP_READ),
                    (12, 30, SpanState.USER), (40, 50, SpanState.IO_WAIT)])
     ranks = importance_ranks(thread)
@@ -143,3 +143,17 @@ def test_status_line_drops_the_least_important_parts_first() -> None:
                     "A +1.00 µs B +4.00 µs │ Δ 3.00 µs")
     narrow = status_line(window, 5_000, 1_000, 4_000, "tid 7 worker", None, 60)
     assert narrow == "cursor +5.00 µs │ 1.00 µs/col │ tid 7 worker │ Δ 3.00 µs"
+
+
+def test_a_short_lock_wait_does_not_paint_a_column_of_io_wait() -> None:
+    thread = lane([(0, 2, SpanState.WAIT_MMAP_READ), (2, 100, SpanState.IO_WAIT)])
+    got = states(column_ranks(thread.span_starts, thread.span_ends, importance_ranks(thread),
+                              0, 100, 1))
+    assert got == [SpanState.IO_WAIT]
+
+
+def test_a_lock_wait_counts_more_than_its_time() -> None:
+    thread = lane([(0, 30, SpanState.WAIT_MMAP_READ), (30, 100, SpanState.IO_WAIT)])
+    got = states(column_ranks(thread.span_starts, thread.span_ends, importance_ranks(thread),
+                              0, 100, 1))
+    assert got == [SpanState.WAIT_MMAP_READ]
