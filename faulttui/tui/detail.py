@@ -52,7 +52,7 @@ def describe_fault(fault: Fault, origin_ns: int, comm: str) -> Text:
     reason = fault.retry_reason.value if fault.retry_reason is not None else "-"
     text.append(f"retry under {retry} (reason {reason})  refault {'YES' if fault.refault else 'no'}\n")
     if fault.page is not None:
-        text.append(f"page dev {fault.page.dev} ino {fault.page.ino} ofs {fault.page.ofs:#x}\n")
+        text.append(f"page dev {fault.page.dev} ino {fault.page.ino:x} ofs {fault.page.ofs}\n")
     return text
 
 
