@@ -133,6 +133,9 @@ def fault_path(thread: ThreadRunner, f: FaultSpec) -> ProcessGenerator:
                 issue = now + cpu
                 wait_until = world.storage.read(issue, f.io_ns)
                 page_cache.insert(key, wait_until, now)
+                for ahead in range(key + 1, f.readahead_end_key):
+                    if ahead not in page_cache.ready:
+                        page_cache.insert(ahead, wait_until, now)
                 io_requests += 1
                 io_latency += wait_until - issue
                 world.io_requests.append(IoRequest(thread.tid, issue, wait_until, 0, 4096,

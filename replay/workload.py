@@ -52,6 +52,9 @@ class FaultSpec:
     # mmap_read_trylock holds nested in the first, VMA-locked attempt (__vmf_anon_prepare)
     nested_reads: int = 0
     nested_read_ns: int = 0
+    # synthetic workloads: a read of this (absent) page also reads pages page_key+1 ..
+    # readahead_end_key-1 that are absent (one request; readahead); 0: none
+    readahead_end_key: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,8 @@ def compare(recording: Recording, policies: Sequence[str | Policy],
     """
     params = params or ReplayParams()
     chosen = resolve_policies(policies)
-    workload = workload or extract_workload(recording.timeline, recording.path)
+    workload = workload or recording.workload or extract_workload(recording.timeline,
+                                                                  recording.path)
     timelines: dict[str, Timeline] = {RECORDING: recording.timeline}
     events: dict[str, int] = {}
     for policy in chosen:

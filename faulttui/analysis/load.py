@@ -25,8 +25,9 @@ from faulttui.errors import TraceFormatError
 from faulttui.importers import ImportStats, open_trace, sniff_format
 from faulttui.importers.source import ProgressCallback, check_readable, read_head
 from faulttui.model.timeline import Timeline
+from replay.workload import Workload
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: Recording.workload
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,9 @@ class Recording:
     lock_counts: LockCounts
     faults: FaultSummary
     from_cache: bool = field(default=False, compare=False)
+    # a synthetic source's own workload: replays use it instead of one extracted from the
+    # timeline (which cannot say what, e.g., readahead brought in)
+    workload: Workload | None = field(default=None, compare=False)
 
     def info_json(self) -> dict[str, Any]:
         stats = self.stats
@@ -99,7 +103,7 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
 
     A synthetic workload (JSON) is simulated under `stock`, and that run is the recording."""
     if os.path.isfile(path) and check_readable(path) and sniff_format(read_head(path)) == "json":
-        return load_synthetic(path, progress)
+        return load_synthetic(path, progress, use_cache=use_cache)
     source = open_trace(path, progress)
     key = cache_key(path) if use_cache else None
     if key is not None:
@@ -125,14 +129,23 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
     return recording
 
 
-def load_synthetic(path: str, progress: ProgressCallback | None = None) -> Recording:
+def load_synthetic(path: str, progress: ProgressCallback | None = None, *,
+                   use_cache: bool = True) -> Recording:
+    """A synthetic workload's simulated `stock` run as the Recording (cached like a trace)."""
     from faulttui.analysis import synthetic_source as synthetic
 
-    timeline = synthetic.simulate_stock(synthetic.read_spec(path, progress), path).timeline
-    return Recording(path=path, format=synthetic.SYNTHETIC_FORMAT,
-                     stats=synthetic.synthetic_stats(path, timeline), timeline=timeline,
-                     lock_counts=synthetic.lock_counts(timeline),
-                     faults=summarize_faults(timeline))
+    key = cache_key(path) if use_cache else None
+    cached = _read_cache(key) if key is not None else None
+    if cached is not None:
+        return cached
+    workload, timeline = synthetic.simulate_stock(synthetic.read_spec(path, progress), path)
+    recording = Recording(path=path, format=synthetic.SYNTHETIC_FORMAT,
+                          stats=synthetic.synthetic_stats(path, timeline), timeline=timeline,
+                          lock_counts=synthetic.lock_counts(timeline),
+                          faults=summarize_faults(timeline), workload=workload)
+    if key is not None:
+        _write_cache(key, recording)
+    return recording
 
 
 @contextlib.contextmanager

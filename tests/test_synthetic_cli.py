@@ -1,0 +1,106 @@
+"""`faulttui generate`, and a synthetic workload as a trace for info / replay / diff."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faulttui.analysis.load import load_recording
+
+IORETRY = ("ioretry", "--threads", "8", "--file-mb", "1", "--memory-limit-mb", "1",
+           "--rounds", "2")
+# keys of `info --json` that legitimately differ between the JSON and its emitted trace
+SOURCE_KEYS = {"format", "trace", "duration_ns", "vmas", "maps_snapshot_lines"}
+
+
+def run_faulttui(*args: str, cache_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "faulttui", *args], capture_output=True, text=True, check=False,
+        env={"FAULTTUI_CACHE_DIR": str(cache_dir), "PATH": "/usr/bin:/bin"})
+
+
+def info(path: Path, cache_dir: Path) -> dict[str, object]:
+    result = run_faulttui("info", str(path), "--json", cache_dir=cache_dir)
+    assert result.returncode == 0, result.stderr
+    document: dict[str, object] = json.loads(result.stdout)
+    return document
+
+
+@pytest.mark.parametrize("scenario", [
+    IORETRY, ("app-launch", "--threads", "12", "--faults-per-thread", "15"),
+    ("pft", "--threads", "3", "--rounds", "2", "--region-kb", "64"),
+    ("large-vma", "--threads", "3", "--faults-per-thread", "20", "--writer-ops", "3")])
+def test_emitted_ftrace_reads_back_to_the_same_info(tmp_path: Path,
+                                                     scenario: tuple[str, ...]) -> None:
+    work, trace = tmp_path / "work.json", tmp_path / "work.txt.xz"
+    assert run_faulttui("generate", *scenario, "-o", str(work), cache_dir=tmp_path).returncode == 0
+    result = run_faulttui("generate", *scenario, "--emit", "ftrace", "-o", str(trace),
+                          cache_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    synthetic, imported = info(work, tmp_path), info(trace, tmp_path)
+    assert synthetic["format"] == "synthetic"
+    assert imported["format"] == "ftrace-text"
+    assert imported["warnings"] == [] and imported["unknown_events"] == 0
+    assert {k: v for k, v in synthetic.items() if k not in SOURCE_KEYS} == \
+        {k: v for k, v in imported.items() if k not in SOURCE_KEYS}
+
+
+def test_replay_and_diff_take_a_synthetic_workload(tmp_path: Path) -> None:
+    work = tmp_path / "work.json"
+    assert run_faulttui("generate", *IORETRY, "-o", str(work), cache_dir=tmp_path).returncode == 0
+    result = run_faulttui("replay", str(work), "-p", "stock", "-p", "retry-vma", "--json",
+                          cache_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    timelines = json.loads(result.stdout)["timelines"]
+    # the replay runs the spec's own workload (read-around included): stock is the recording
+    recorded, stock = timelines["recording"], timelines["stock"]
+    assert stock["faults"] == recorded["faults"]
+    assert stock["mmap_lock"]["acquisitions"] == recorded["mmap_lock"]["acquisitions"]
+    assert stock["makespan_ns"] == recorded["makespan_ns"]
+    assert 0 < recorded["faults"]["major"] < 8 * 256 * 2  # read-around makes most faults minor
+    assert timelines["retry-vma"]["faults"]["retries"]["mmap"] == 0
+    result = run_faulttui("diff", str(work), "-p", "retry-vma", cache_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_load_recording_simulates_stock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAULTTUI_CACHE_DIR", str(tmp_path / "cache"))
+    work = tmp_path / "work.json"
+    assert run_faulttui("generate", *IORETRY, "-o", str(work), cache_dir=tmp_path).returncode == 0
+    recording = load_recording(str(work))
+    assert recording.format == "synthetic" and recording.stats.format == "synthetic"
+    assert recording.faults.total == 8 * 256 * 2
+    assert recording.lock_counts.write == 8 * 2 * 2  # an mmap and a munmap per round
+    assert recording.lock_counts.downgrades == 8 * 2
+    assert recording.stats.events == sum(recording.stats.event_counts.values())
+    again = load_recording(str(work))
+    assert again.from_cache and again.faults == recording.faults
+
+
+def test_a_bad_workload_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    work = tmp_path / "bad.json"
+    work.write_text('{"kind": "faulttui-synthetic", "schema_version": 1, "threads": ['
+                    '{"name": "t", "program": [{"op": "sleep", "ns": -5}]}]}')
+    result = run_faulttui("info", str(work), cache_dir=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == \
+        f"faulttui: {work}: threads[0].program[0].ns: must be >= 0"
+
+
+def test_generate_help_lists_every_scenario_parameter(tmp_path: Path) -> None:
+    result = run_faulttui("generate", "--help", cache_dir=tmp_path)
+    assert result.returncode == 0
+    for needle in ("ioretry", "app-launch", "large-vma", "fork-storm", "pft",
+                   "--memory-limit-mb", "--threads", "--io-latency-us"):
+        assert needle in result.stdout
+
+
+def test_generate_rejects_an_unknown_parameter(tmp_path: Path) -> None:
+    result = run_faulttui("generate", "pft", "--cores", "4", "-o", str(tmp_path / "x.json"),
+                          cache_dir=tmp_path)
+    assert result.returncode == 2
+    assert "no parameter 'cores'" in result.stderr
