@@ -19,6 +19,7 @@ from typing import Any
 
 import platformdirs
 
+import replay
 from faulttui import __version__
 from faulttui.analysis.reconstruct import LockCounts, reconstruct
 from faulttui.errors import TraceFormatError
@@ -178,16 +179,20 @@ def cache_key(path: str) -> str | None:
 
 @functools.cache
 def _reconstruction_code_digest() -> str:
-    """A digest of the code that shapes a Recording, so an edited checkout never reads a
-    cache entry written by different reconstruction code under the same version number."""
+    """A digest of the code that shapes a Recording (the importers, the reconstruction, the
+    model, and the replay that simulates a synthetic workload), so an edited checkout never
+    reads a cache entry written by other code under the same version number."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    replay_package = os.path.dirname(os.path.abspath(replay.__file__))
+    folders = [os.path.join(package, name) for name in ("importers", "analysis", "model")]
     digest = hashlib.sha256()
-    for folder in ("importers", "analysis", "model"):
-        directory = os.path.join(package, folder)
-        for name in sorted(os.listdir(directory)):
-            if name.endswith(".py"):
-                with open(os.path.join(directory, name), "rb") as source:
-                    digest.update(name.encode() + b"\0" + source.read())
+    for folder in [*folders, replay_package]:
+        for directory, subdirectories, names in os.walk(folder):
+            subdirectories.sort()
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    with open(os.path.join(directory, name), "rb") as source:
+                        digest.update(name.encode() + b"\0" + source.read())
     return digest.hexdigest()[:16]
 
 
