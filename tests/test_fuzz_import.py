@@ -159,11 +159,7 @@ HUGE = "9" * 24
 @pytest.mark.parametrize(
     "field",
     [
-        pytest.param("ts", marks=pytest.mark.xfail(
-            reason="BUG: a timestamp beyond 2**63 ns (seconds field of 10+ digits, e.g. digits "
-                   "injected by damage) is accepted by ftrace_text and crashes the "
-                   "reconstruction with OverflowError in reconstruct._lane (array('q'))",
-            strict=True)),
+        "ts",
         "pid", "cpu", "address", "ip",
     ],
 )

@@ -63,7 +63,7 @@ def reader_writer_overlaps(timeline: Timeline) -> list[str]:
     return problems
 
 
-def unclosed_faults(timeline: Timeline, skip_retry_last: bool = False) -> list[str]:
+def unclosed_faults(timeline: Timeline) -> list[str]:
     problems = []
     for fault in timeline.faults:
         where = f"fault {fault.fault_id} (tid {fault.tid}, lines {fault.lines[:3]})"
@@ -79,8 +79,6 @@ def unclosed_faults(timeline: Timeline, skip_retry_last: bool = False) -> list[s
                 problems.append(f"{where}: attempts out of order")
         last = fault.attempts[-1]
         limit = timeline.end_ns if last.outcome is AttemptOutcome.UNFINISHED else fault.end_ns
-        if skip_retry_last and last.outcome is AttemptOutcome.RETRY:
-            continue  # the known bug (see test_reconstruct_rules: wake-up missing)
         if last.end_ns > limit:
             problems.append(f"{where}: last attempt ends at {last.end_ns} > {limit}")
     return problems
@@ -101,9 +99,9 @@ def overlapping_spans(timeline: Timeline) -> list[str]:
     return problems
 
 
-def assert_invariants(timeline: Timeline, skip_retry_last: bool = False) -> None:
+def assert_invariants(timeline: Timeline) -> None:
     assert reader_writer_overlaps(timeline) == []
-    assert unclosed_faults(timeline, skip_retry_last) == []
+    assert unclosed_faults(timeline) == []
     assert overlapping_spans(timeline) == []
 
 
@@ -142,12 +140,8 @@ def test_real_trace_invariants(path: Path) -> None:
 
 
 @needs_trace_cmd()
-@pytest.mark.xfail(
-    reason="BUG: window.analyse_fault: a fault whose D sleep has no switch-in in the trace "
-           "ends (end_ns) before its RETRY attempt does (tc-8t.dat faults 1625 and 2038)",
-    strict=True,
-)
 def test_tc_8t_dat_faults_close() -> None:
+    """tc-8t.dat has faults whose D sleep has no switch-in (faults 1625, 2038)."""
     timeline = load_recording(str(TC_8T_DAT), use_cache=False).timeline
     assert unclosed_faults(timeline) == []
 
@@ -155,7 +149,7 @@ def test_tc_8t_dat_faults_close() -> None:
 @needs_trace_cmd()
 def test_tc_8t_dat_other_invariants() -> None:
     recording = load_recording(str(TC_8T_DAT), use_cache=False)
-    assert_invariants(recording.timeline, skip_retry_last=True)
+    assert_invariants(recording.timeline)
     assert_holds_match_the_counts(recording)
 
 
@@ -177,7 +171,7 @@ def test_slices_of_the_real_trace(tmp_path: Path, start: int, length: int) -> No
     path = tmp_path / "slice.txt"
     path.write_text(TRACEFS_HEADER + "\n".join(COLD_LINES[start : start + length]) + "\n")
     recording = load_recording(str(path), use_cache=False, require_faults=False)
-    assert_invariants(recording.timeline, skip_retry_last=True)
+    assert_invariants(recording.timeline)
     assert_holds_match_the_counts(recording)
 
 

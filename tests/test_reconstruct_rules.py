@@ -348,7 +348,7 @@ SCENARIOS = {
     "hold-open-at-trace-end": Scenario(
         hold_open_at_trace_end,
         counts(io_sleep=1, retry_mmap=1, read=1),
-        (FaultExpectation(8169, ((VMA, RETRY), (MMAP, DONE)), MMAP, latency_us=52,
+        (FaultExpectation(8169, ((VMA, RETRY), (MMAP, UNFINISHED)), MMAP, latency_us=52,
                           retry_reason=RetryReason.IO, io_wait_us=47),),
         (HoldExpectation(8169, False, wait_us=1, hold_us=0, purpose="fault-retry",
                          released=False),),
@@ -451,14 +451,8 @@ def test_contention_time_is_recorded_on_the_hold(tmp_path: Path) -> None:
     assert hold.contended_ns == 41 * US  # contention_begin at +12 µs, contention_end at +53 µs
 
 
-# --- bugs found by these tests (xfail, strict: they must start passing when fixed) -----------
+# --- regressions: bugs these tests found in the reconstruction, fixed -----------------------
 
-@pytest.mark.xfail(
-    reason="BUG: window.analyse_fault never sets Attempt.trylock_failed when the failed "
-           "trylock came with its own start_locking (every real trylock does): the REQUEST "
-           "already opened the mmap-read attempt and TRY_FAIL ignores an open attempt",
-    strict=True,
-)
 def test_failed_trylock_marks_the_mmap_attempt(tmp_path: Path) -> None:
     recording = load_scenario(tmp_path, SCENARIOS["failed-trylock-then-lock"])
     (fault,) = recording.timeline.faults
@@ -473,12 +467,6 @@ def d_sleep_without_seen_wakeup() -> list[str]:
     return thread.at(T0 + 200).fault(0x7F86E3A04000).lines
 
 
-@pytest.mark.xfail(
-    reason="BUG: window.analyse_fault closes the VMA attempt (RETRY) at the D switch but does "
-           "not move end_ns to it, so Fault.end_ns < attempts[-1].end_ns and the latency "
-           "leaves out the sleep (seen on sample_traces/tc-8t.dat)",
-    strict=True,
-)
 def test_fault_end_covers_its_last_attempt_when_the_wakeup_is_missing(tmp_path: Path) -> None:
     path = write_trace(tmp_path / "nowake.txt", d_sleep_without_seen_wakeup())
     first = load_recording(str(path), use_cache=False).timeline.faults[0]
@@ -486,12 +474,6 @@ def test_fault_end_covers_its_last_attempt_when_the_wakeup_is_missing(tmp_path: 
     assert first.attempts[-1].end_ns <= first.end_ns
 
 
-@pytest.mark.xfail(
-    reason="BUG (minor): window.analyse_fault closes an attempt still holding mmap_lock at the "
-           "end of the trace as DONE; AttemptOutcome.UNFINISHED ('the trace ended first') is "
-           "only used when the thread was asleep or waiting for the lock",
-    strict=True,
-)
 def test_attempt_holding_the_lock_at_trace_end_is_unfinished(tmp_path: Path) -> None:
     recording = load_scenario(tmp_path, SCENARIOS["hold-open-at-trace-end"])
     (fault,) = recording.timeline.faults

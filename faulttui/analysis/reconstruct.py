@@ -233,7 +233,9 @@ class Reconstructor:
             self.trylock_failures.append(TrylockFailure(mm, thread.tid, ts, write,
                                                         self._fault_id(thread)))
             if waited:
-                thread.pending = None  # a killed blocking lock
+                # 6.18's mmap_read_trylock() emits start_locking before its failure; (on older
+                # kernels only a killed blocking lock ends a request this way)
+                thread.pending = None
             self._mark(thread, w.TRY_FAIL, ts, (mm, write), event.line)
             return
         downgrade = False

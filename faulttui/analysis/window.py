@@ -106,10 +106,11 @@ def analyse_fault(start_ns: int, marks: list[Mark], own_io: int, window_end_ns: 
     mm = ""
 
     def close(outcome: AttemptOutcome, ts: int) -> None:
-        nonlocal attempt_open
+        nonlocal attempt_open, end_ns
         attempts.append(Attempt(lock, attempt_start, ts, outcome, lock_wait_ns, trylock_failed,
                                 io_held_ns))
         attempt_open = False
+        end_ns = max(end_ns, ts)  # a fault lasts at least as long as its attempts
 
     def open_mmap_attempt(ts: int, wait_from: int | None, failed_try: bool) -> None:
         nonlocal lock, attempt_start, attempt_open, lock_wait_ns, trylock_failed, io_held_ns
@@ -193,6 +194,11 @@ def analyse_fault(start_ns: int, marks: list[Mark], own_io: int, window_end_ns: 
                     close(AttemptOutcome.FALLBACK, ts)
                 if not attempt_open:
                     open_mmap_attempt(ts, ts, True)
+                elif lock is AttemptLock.MMAP_READ:
+                    # 6.18's mmap_read_trylock() emits start_locking too: the REQUEST before
+                    # this failure already opened the attempt (get_mmap_lock_carefully)
+                    trylock_failed = True
+            request_ns = None
             end_ns = ts
         elif kind == ACQUIRE:
             _, write, trylock, downgrade = data
@@ -237,7 +243,8 @@ def analyse_fault(start_ns: int, marks: list[Mark], own_io: int, window_end_ns: 
 
     if attempt_open:
         outcome = AttemptOutcome.UNFINISHED if trace_ended and (
-            request_ns is not None or sleep_start is not None) else AttemptOutcome.DONE
+            request_ns is not None or sleep_start is not None or holding_attempt_lock
+        ) else AttemptOutcome.DONE
         close(outcome, max(end_ns, attempt_start))
     if retry_lock is None and window_retry_mmap:
         # The window rule (DESIGN.md) counts any read acquisition after a D sleep as a retry
@@ -315,7 +322,7 @@ def walk_spans(lane: LaneState, start_ns: int, marks: list[Mark], fault_end_ns: 
             else:
                 lane.read_holds += 1
         elif kind == TRY_FAIL:
-            pass
+            lane.pending_write = None
         elif kind == RELEASE:
             if data[1]:
                 lane.write_holds = max(0, lane.write_holds - 1)

@@ -35,9 +35,8 @@ from faulttui.importers.ftrace_fields import field_parsers
 
 _EVENT_LINE = (
     rb"[ \t]*(.*?)-(\d+)[ \t]+(?:\([ \t]*([\d-]+)\)[ \t]+)?\[(\d+)\][ \t]+"
-    rb"(?:([^\s\[\]]{4,5})[ \t]+)?(\d+)\.(\d+): +(\w+)(: *|\(| -> )(.*)"
+    rb"(?:([^\s\[\]]{4,5})[ \t]+)?(\d{1,9})\.(\d{1,9}): +(\w+)(: *|\(| -> )(.*)"
 )
-_LINE = re.compile(_EVENT_LINE)
 # Every line of a chunk: an event line, or anything else in the last group.
 _ANY_LINE = re.compile(rb"^(?:" + _EVENT_LINE + rb"|(.*))$", re.MULTILINE)
 _LOST = re.compile(rb"\s*CPU:\s*(\d+)\s*\[(?:LOST (\d+) EVENTS|(\d+) EVENTS DROPPED)\]")
@@ -86,15 +85,14 @@ class FtraceTextReader:
             yield from self._chunk_events(data, cut, line_no, offset)
             line_no += data.count(b"\n", 0, cut) + 1
             offset += cut + 1
-        if carry:
+        if carry:  # a last line with no newline: the file was cut (or written without one)
+            yield from self._chunk_events(carry + b"\n", len(carry), line_no, offset,
+                                          last_line=True)
             line_no += 1
-            event = self._line(carry, line_no, offset, last_line=True)
-            if event is not None:
-                yield event
         self._finish(line_no)
 
-    def _chunk_events(self, data: bytes, end: int, line_base: int, offset_base: int
-                      ) -> Iterator[Event]:
+    def _chunk_events(self, data: bytes, end: int, line_base: int, offset_base: int,
+                      last_line: bool = False) -> Iterator[Event]:
         """Events of the complete lines data[:end] (the hot loop: keep it flat)."""
         stats = self.stats
         counts = stats.event_counts
@@ -113,7 +111,7 @@ class FtraceTextReader:
             (comm_b, pid, tgid, cpu, flags, sec, frac, name_b, sep, body, other) = match.groups()
             if other is not None:
                 if other:
-                    self._other_line(other, line_no, last_line=False)
+                    self._other_line(other, line_no, last_line)
                 continue
             if stats.format == "unknown":
                 stats.format = "ftrace-text" if flags is not None else "trace-cmd"
@@ -146,7 +144,7 @@ class FtraceTextReader:
                 parser = parsers.get(name)
                 fields = parser(body) if parser is not None else None
             if fields is None:
-                fields = self._unparsed_fields(name, body, line_no, last_line=False)
+                fields = self._unparsed_fields(name, body, line_no, last_line)
             stats.events += 1
             counts[name] = counts.get(name, 0) + 1
             yield Event(ts_ns, int(cpu), int(pid),
@@ -162,58 +160,6 @@ class FtraceTextReader:
             return {"raw": text, "malformed": True}
         self.stats.unknown_events += 1
         return {"raw": text}
-
-    def _line(self, line: bytes, line_no: int, offset: int, last_line: bool = False) -> Event | None:
-        stats = self.stats
-        match = _LINE.match(line)
-        if match is None:
-            self._other_line(line, line_no, last_line)
-            return None
-        comm_b, pid, tgid, cpu, flags, sec, frac, name_b, sep, body = match.groups()
-        if stats.format == "unknown":
-            stats.format = "ftrace-text" if flags is not None else "trace-cmd"
-        name = self._names.get(name_b + sep[:1])
-        if name is None:
-            name = self._event_name(name_b, sep)
-        if body[-1:] in b" \r\t":
-            body = body.rstrip()
-        if sep == b"(":
-            body = body[:-1] if body.endswith(b")") else body
-        ts_ns = int(sec) * 1_000_000_000 + int(frac) * _NS_SCALE.get(len(frac), 0)
-        if ts_ns < self._last_ts:
-            stats.out_of_order += 1
-        else:
-            self._last_ts = ts_ns
-        comm = self._comms.get(comm_b)
-        if comm is None:
-            comm = self._comms[comm_b] = sys.intern(comm_b.decode("utf-8", "replace"))
-        fields: dict[str, object] | None
-        if name in _REPEATING_BODIES:
-            cache_key = name_b + b"|" + body
-            fields = self._body_cache.get(cache_key)
-            if fields is None:
-                fields = self._parsers[name](body)
-                if fields is not None:
-                    if len(self._body_cache) >= _BODY_CACHE_LIMIT:
-                        self._body_cache.clear()
-                    self._body_cache[cache_key] = fields
-        else:
-            parser = self._parsers.get(name)
-            fields = parser(body) if parser is not None else None
-        if fields is None:
-            text = body.decode("utf-8", "replace")
-            if name in self._known:
-                what = "cut short" if last_line else "malformed fields"
-                stats.warn(f"{self.path}:{line_no}: {name}: {what}: {text[:80]!r}")
-                fields = {"raw": text, "malformed": True}
-            else:
-                stats.unknown_events += 1
-                fields = {"raw": text}
-        stats.events += 1
-        counts = stats.event_counts
-        counts[name] = counts.get(name, 0) + 1
-        tgid_value = int(tgid) if tgid is not None and tgid.isdigit() else UNKNOWN_TGID
-        return Event(ts_ns, int(cpu), int(pid), tgid_value, comm, name, fields, line_no, offset)
 
     def _event_name(self, name_b: bytes, sep: bytes) -> str:
         name = name_b.decode("ascii")
