@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 
 from faulttui.errors import FaultTuiError
 from faulttui.model.timeline import Timeline
+from faulttui.tui.keys import TIMELINE_NAVIGATION
 from faulttui.tui.lanes import LockOccupancy, lock_occupancy, mm_by_tid
 from faulttui.tui.messages import PROGRESS_INTERVAL_S
 from faulttui.tui.replays import (
@@ -83,14 +84,7 @@ class ReplayCancelled(Exception):
 
 class CompareScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("w", "zoom(-1)", "Zoom in"),
-        Binding("plus", "zoom(-1)", "Zoom in", show=False),
-        Binding("s", "zoom(1)", "Zoom out"),
-        Binding("minus", "zoom(1)", "Zoom out", show=False),
-        Binding("a", "pan(-1)", "Pan"),
-        Binding("d", "pan(1)", "Pan", show=False),
-        Binding("j", "lane(1)", "Thread"),
-        Binding("k", "lane(-1)", "Thread", show=False),
+        *TIMELINE_NAVIGATION,
         Binding("g", "goto(0)", "Start", show=False),
         Binding("G", "goto(1)", "End", show=False),
         Binding("v", "next_replay", "Next policy"),

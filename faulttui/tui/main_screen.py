@@ -19,6 +19,7 @@ from faulttui.model.timeline import Fault, LockHold
 from faulttui.tui.compare import CompareScreen, PolicyPicker
 from faulttui.tui.detail import FaultDetail
 from faulttui.tui.help import KEY_HELP, HelpScreen, legend_text
+from faulttui.tui.keys import TIMELINE_NAVIGATION
 from faulttui.tui.lanes import LockOccupancy, fault_at, lock_occupancy, next_contention, next_fault
 from faulttui.tui.search import SearchHit, search
 from faulttui.tui.session import TraceSession
@@ -30,14 +31,7 @@ from faulttui.tui.timescale import format_duration
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("w", "zoom(-1)", "Zoom in"),
-        Binding("plus", "zoom(-1)", "Zoom in", show=False),
-        Binding("s", "zoom(1)", "Zoom out"),
-        Binding("minus", "zoom(1)", "Zoom out", show=False),
-        Binding("a", "pan(-1)", "Pan"),
-        Binding("d", "pan(1)", "Pan", show=False),
-        Binding("j", "lane(1)", "Thread"),
-        Binding("k", "lane(-1)", "Thread", show=False),
+        *TIMELINE_NAVIGATION,
         Binding("g", "goto_start", "Start", show=False),
         Binding("G", "goto_end", "End", show=False),
         Binding("f", "zoom_fault", "Fit fault"),
