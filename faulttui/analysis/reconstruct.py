@@ -110,7 +110,7 @@ class Reconstructor:
         self.mmaps: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
         self.io_open: dict[tuple[str, int], tuple[int, int, int, int]] = {}
         self.io_requests: list[IoRequest] = []
-        self.late_io_latency: dict[int, int] = defaultdict(int)
+        self.io_latency_by_fault: dict[int, int] = defaultdict(int)
         self.evictions: dict[tuple[str, int, int], list[int]] = defaultdict(list)
         self.eviction_count = 0
         self.next_fault_id = 0
@@ -166,7 +166,7 @@ class Reconstructor:
             window.lines.append(line)
 
     def _open(self, thread: _Thread, window: _Window) -> None:
-        self._close(thread, window.start_ns, trace_ended=False)
+        self._close(thread, trace_ended=False)
         thread.window = window
 
     # -- event handlers -----------------------------------------------------------------
@@ -327,7 +327,7 @@ class Reconstructor:
         self.io_requests.append(IoRequest(tid, issue_ns, event.ts_ns, fields["sector"], nbytes,
                                           fault_id))
         if fault_id >= 0:
-            self.late_io_latency[fault_id] += event.ts_ns - issue_ns
+            self.io_latency_by_fault[fault_id] += event.ts_ns - issue_ns
 
     def _contention_begin(self, event: Event) -> None:
         thread = self._thread(event.tid, event.tgid, event.comm)
@@ -370,7 +370,7 @@ class Reconstructor:
             purpose=purpose, contended_ns=hold.contended_ns,
         ))
 
-    def _close(self, thread: _Thread, ts: int, trace_ended: bool) -> None:
+    def _close(self, thread: _Thread, trace_ended: bool) -> None:
         window = thread.window
         if window is None:
             return
@@ -378,8 +378,7 @@ class Reconstructor:
         if window.kind != "fault":
             w.walk_spans(thread.lane, window.start_ns, window.marks, -1, window.kind == "syscall")
             return
-        facts = w.analyse_fault(window.start_ns, window.marks, window.io_requests, ts,
-                                trace_ended)
+        facts = w.analyse_fault(window.start_ns, window.marks, window.io_requests, trace_ended)
         refault = False
         candidate = facts.refault_candidate
         if candidate is not None and facts.page is not None and facts.retry_did_io:
@@ -394,7 +393,7 @@ class Reconstructor:
     def finish(self, name: str = "recording") -> Reconstruction:
         end_ns = self.last_ns
         for thread in self.threads.values():
-            self._close(thread, end_ns, trace_ended=True)
+            self._close(thread, trace_ended=True)
             for hold in thread.holds:
                 self._close_hold(thread, hold, end_ns, released=False)
             thread.holds.clear()
@@ -426,14 +425,14 @@ class Reconstructor:
 
     def _build_faults(self, vma_of: Callable[[int], int]) -> list[Fault]:
         mm_by_tid = {thread.tid: thread.mm for thread in self.threads.values()}
-        late_io_latency = self.late_io_latency
+        io_latency_by_fault = self.io_latency_by_fault
         faults = []
         for window, tid, facts, refault in sorted(self.closed_faults,
                                                   key=lambda closed: closed[0].fault_id):
             faults.append(w.build_fault(
                 window.fault_id, tid, facts.mm or mm_by_tid.get(tid, ""), window.start_ns,
                 window.address, window.ip, window.error_code, vma_of(window.address), facts,
-                window.io_requests, late_io_latency.get(window.fault_id, 0), refault,
+                window.io_requests, io_latency_by_fault.get(window.fault_id, 0), refault,
                 tuple(window.lines),
             ))
         return faults

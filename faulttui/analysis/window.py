@@ -74,8 +74,7 @@ def _is_d(state: str) -> bool:
     return state.startswith("D")
 
 
-def analyse_fault(start_ns: int, marks: list[Mark], own_io: int, window_end_ns: int,
-                  trace_ended: bool) -> FaultFacts:
+def analyse_fault(start_ns: int, marks: list[Mark], own_io: int, trace_ended: bool) -> FaultFacts:
     """Attempts, end, waits and the window-rule flags of one fault window (stock kernel)."""
     attempts: list[Attempt] = []
     lock = AttemptLock.VMA
