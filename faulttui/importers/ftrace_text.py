@@ -47,9 +47,11 @@ _TRACE_CMD_HEADER = re.compile(rb"(cpus=\d+|version = \d+|CPU \d+ is empty|\s*$)
 # A file whose first lines are all unparsable is not ftrace text: give up early.
 _GIVE_UP_AFTER_UNPARSED = 50
 
-_NS_SCALE = {digits: 10 ** (9 - digits) for digits in range(1, 10)}
+# nanoseconds per unit of a fraction of `digits` digits (the line regex allows 1 to 9)
+_NS_SCALE = tuple(10 ** (9 - digits) for digits in range(10))
 # Bodies that repeat a lot (a few mms, threads and CPUs): parse each distinct one once.
 # The cached fields dicts are shared between events, so events' fields are read-only.
+# (The name of a raw tracefs syscall line depends on its separator: see _event_name.)
 _REPEATING_BODIES = frozenset({
     "mmap_lock_start_locking", "mmap_lock_acquire_returned", "mmap_lock_released",
     "sched_waking", "sched_switch", "contention_begin", "contention_end",
@@ -69,7 +71,9 @@ class FtraceTextReader:
         self._comms: dict[bytes, str] = {}
         self._names: dict[bytes, str] = {}
         self._last_ts = 0
-        self._body_cache: dict[bytes, dict[str, object]] = {}
+        # Bodies that repeat a lot, per event name: each distinct one is parsed once.
+        self._body_caches: dict[str, dict[bytes, dict[str, object]]] = {
+            name: {} for name in _REPEATING_BODIES}
 
     def events(self, chunks: Iterable[bytes]) -> Iterator[Event]:
         carry = b""
@@ -82,74 +86,91 @@ class FtraceTextReader:
                 carry = data
                 continue
             carry = data[cut + 1 :]
-            yield from self._chunk_events(data, cut, line_no, offset)
-            line_no += data.count(b"\n", 0, cut) + 1
+            batch, line_no = self._chunk_events(data, cut, line_no, offset)
+            yield from batch
             offset += cut + 1
         if carry:  # a last line with no newline: the file was cut (or written without one)
-            yield from self._chunk_events(carry + b"\n", len(carry), line_no, offset,
-                                          last_line=True)
-            line_no += 1
+            batch, line_no = self._chunk_events(carry + b"\n", len(carry), line_no, offset,
+                                                last_line=True)
+            yield from batch
         self._finish(line_no)
 
     def _chunk_events(self, data: bytes, end: int, line_base: int, offset_base: int,
-                      last_line: bool = False) -> Iterator[Event]:
-        """Events of the complete lines data[:end] (the hot loop: keep it flat)."""
+                      last_line: bool = False) -> tuple[list[Event], int]:
+        """Events of the complete lines data[:end], and the number of the last line.
+
+        The hot loop: keep it flat. `_ANY_LINE` matches every line exactly once (an empty
+        line too), so the match count is the line count."""
+        batch: list[Event] = []
+        append = batch.append
+        new_event = tuple.__new__
         stats = self.stats
-        counts = stats.event_counts
+        chunk_counts: dict[str, int] = {}
         names = self._names
         comms = self._comms
         parsers = self._parsers
-        body_cache = self._body_cache
-        repeating = _REPEATING_BODIES
-        line_no = line_base + 1
-        previous_start = 0
+        body_caches = self._body_caches
+        ns_scale = _NS_SCALE
+        last_ts = self._last_ts
+        out_of_order = 0
+        format_known = stats.format != "unknown"
+        line_no = line_base
         for match in _ANY_LINE.finditer(data, 0, end):
-            start = match.start()
-            if start != previous_start:
-                line_no += data.count(b"\n", previous_start, start)
-                previous_start = start
+            line_no += 1
             (comm_b, pid, tgid, cpu, flags, sec, frac, name_b, sep, body, other) = match.groups()
             if other is not None:
                 if other:
                     self._other_line(other, line_no, last_line)
                 continue
-            if stats.format == "unknown":
-                stats.format = "ftrace-text" if flags is not None else "trace-cmd"
-            name = names.get(name_b + sep[:1])
-            if name is None:
+            if sep[0] == 58:  # b":", every event but raw tracefs' syscall lines
+                name = names.get(name_b)
+                if name is None:
+                    name = self._event_name(name_b, sep)
+            else:
                 name = self._event_name(name_b, sep)
+                if sep == b"(" and body.endswith(b")"):
+                    body = body[:-1]
             if body[-1:] in b" \r\t":
                 body = body.rstrip()
-            if sep == b"(" and body.endswith(b")"):
-                body = body[:-1]
-            ts_ns = int(sec) * 1_000_000_000 + int(frac) * _NS_SCALE.get(len(frac), 0)
-            if ts_ns < self._last_ts:
-                stats.out_of_order += 1
+            ts_ns = int(sec) * 1_000_000_000 + int(frac) * ns_scale[len(frac)]
+            if ts_ns < last_ts:
+                out_of_order += 1
             else:
-                self._last_ts = ts_ns
+                last_ts = ts_ns
             comm = comms.get(comm_b)
             if comm is None:
                 comm = comms[comm_b] = sys.intern(comm_b.decode("utf-8", "replace"))
             fields: dict[str, object] | None
-            if name in repeating:
-                cache_key = name_b + b"|" + body
-                fields = body_cache.get(cache_key)
+            body_cache = body_caches.get(name)
+            if body_cache is not None:
+                fields = body_cache.get(body)
                 if fields is None:
                     fields = parsers[name](body)
                     if fields is not None:
                         if len(body_cache) >= _BODY_CACHE_LIMIT:
                             body_cache.clear()
-                        body_cache[cache_key] = fields
+                        body_cache[body] = fields
             else:
                 parser = parsers.get(name)
                 fields = parser(body) if parser is not None else None
             if fields is None:
                 fields = self._unparsed_fields(name, body, line_no, last_line)
-            stats.events += 1
-            counts[name] = counts.get(name, 0) + 1
-            yield Event(ts_ns, int(cpu), int(pid),
-                        int(tgid) if tgid is not None and tgid.isdigit() else UNKNOWN_TGID,
-                        comm, name, fields, line_no, offset_base + start)
+            chunk_counts[name] = chunk_counts.get(name, 0) + 1
+            append(new_event(Event, (
+                ts_ns, int(cpu), int(pid),
+                int(tgid) if tgid is not None and tgid.isdigit() else UNKNOWN_TGID,
+                comm, name, fields, line_no, offset_base + match.start())))
+            if not format_known:
+                if stats.format == "unknown":
+                    stats.format = "ftrace-text" if flags is not None else "trace-cmd"
+                format_known = True
+        self._last_ts = last_ts
+        stats.out_of_order += out_of_order
+        counts = stats.event_counts
+        for name, count in chunk_counts.items():
+            counts[name] = counts.get(name, 0) + count
+        stats.events += len(batch)
+        return batch, line_no
 
     def _unparsed_fields(self, name: str, body: bytes, line_no: int, last_line: bool
                          ) -> dict[str, object]:
@@ -169,7 +190,8 @@ class FtraceTextReader:
         elif sep == b" -> " and name.startswith("sys_"):
             name = "sys_exit_" + name[4:]
         name = sys.intern(name)
-        self._names[name_b + sep[:1]] = name
+        if sep[0] == 58:
+            self._names[name_b] = name
         return name
 
     def _other_line(self, line: bytes, line_no: int, last_line: bool) -> None:
