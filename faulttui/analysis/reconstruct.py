@@ -9,6 +9,7 @@ entry) to the next; `window.py` analyses a window when it closes. Lock holds and
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -138,14 +139,20 @@ class Reconstructor:
     # -- plumbing -----------------------------------------------------------------------
     def add_all(self, events: Iterable[Event]) -> None:
         handlers = self._handlers
+        page_fault = self._page_fault
+        first_ns = self.first_ns
+        last_ns = self.last_ns
         for event in events:
             handler = handlers.get(event.name)
-            if handler is not None and ("raw" not in event.fields or handler == self._page_fault):
+            if handler is not None and ("raw" not in event.fields or handler == page_fault):
                 handler(event)  # a damaged page_fault_user still counts as a fault
-            if self.first_ns < 0:
-                self.first_ns = event.ts_ns
-            if event.ts_ns > self.last_ns:
-                self.last_ns = event.ts_ns
+            ts_ns = event.ts_ns
+            if ts_ns > last_ns:
+                last_ns = ts_ns
+            if first_ns < 0:
+                first_ns = ts_ns
+        self.first_ns = first_ns
+        self.last_ns = last_ns
 
     def _thread(self, tid: int, tgid: int = -1, comm: str = "") -> _Thread:
         thread = self.threads.get(tid)
@@ -439,12 +446,11 @@ class Reconstructor:
 
     @staticmethod
     def _lane(thread: _Thread) -> ThreadLane:
-        lane = ThreadLane(thread.tid, thread.tgid, thread.comm, thread.prio)
-        for start, end, state in thread.lane.spans:
-            lane.span_starts.append(start)
-            lane.span_ends.append(end)
-            lane.span_states.append(state)
-        return lane
+        spans = thread.lane.spans
+        return ThreadLane(thread.tid, thread.tgid, thread.comm, thread.prio,
+                          array("q", [start for start, _, _ in spans]),
+                          array("q", [end for _, end, _ in spans]),
+                          array("B", [state for _, _, state in spans]))
 
 
 def reconstruct(events: Iterable[Event], stats: ImportStats,
