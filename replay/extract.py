@@ -126,14 +126,9 @@ def _thread_program(recording: _Recording, lane: ThreadLane) -> ThreadProgram:
     holds = recording.holds_by_tid[tid]
     faults = recording.faults_by_tid[tid]
     mm = thread_mm(faults, holds)
-    items: list[tuple[int, int, Operation]] = []  # (start, end, op with gap 0)
-    for fault in faults:
-        fault_mm = fault.mm or mm
-        items.append((fault.start_ns, fault.end_ns, _fault_spec(
-            fault, fault_mm, recording.page_key(fault), lane.prio,
-            recording.vma_kinds.get((fault_mm, fault.vma_id)),
-            recording.nested_by_fault.get(fault.fault_id, ()), recording.writers.get(fault_mm),
-            _other_reader(fault, recording.reads_by_page))))
+    # (start, end, a fault to turn into a spec once its gap is known, or an op with gap 0)
+    items: list[tuple[int, int, Fault | Operation]] = [
+        (fault.start_ns, fault.end_ns, fault) for fault in faults]
     used: set[int] = set()
     for op in recording.ops_by_tid[tid]:
         items.append((op.start_ns, op.end_ns, writer_spec(op, holds, used, mm)))
@@ -142,7 +137,16 @@ def _thread_program(recording: _Recording, lane: ThreadLane) -> ThreadProgram:
     ops: list[Operation] = []
     previous_end = recording.timeline.start_ns
     for start, end, item in items:
-        ops.append(replace(item, gap_ns=max(0, start - previous_end)))
+        gap_ns = max(0, start - previous_end)
+        if isinstance(item, Fault):
+            fault_mm = item.mm or mm
+            ops.append(_fault_spec(
+                item, fault_mm, recording.page_key(item), lane.prio,
+                recording.vma_kinds.get((fault_mm, item.vma_id)),
+                recording.nested_by_fault.get(item.fault_id, ()), recording.writers.get(fault_mm),
+                _other_reader(item, recording.reads_by_page), gap_ns))
+        else:
+            ops.append(replace(item, gap_ns=gap_ns))
         previous_end = max(previous_end, end)
     return ThreadProgram(tid, lane.tgid, lane.comm, lane.prio, tuple(ops))
 
@@ -161,14 +165,23 @@ def _cached(fault: Fault) -> bool:
 
 def _fault_spec(fault: Fault, mm: str, key: int, prio: int, vma_kind: str | None,
                 nested: Sequence[LockHold], writers: WriterWindows | None,
-                other_reader: bool) -> FaultSpec:
+                other_reader: bool, gap_ns: int) -> FaultSpec:
     attempts = fault.attempts
-    drop = next((index for index, attempt in enumerate(attempts)
-                 if attempt.outcome is AttemptOutcome.RETRY), None)
+    drop = None
+    for index, attempt in enumerate(attempts):
+        if attempt.outcome is AttemptOutcome.RETRY:
+            drop = index
+            break
 
     def busy(index_range: range) -> int:
-        return sum(max(0, attempts[i].end_ns - attempts[i].start_ns - attempts[i].lock_wait_ns
-                       - attempts[i].io_wait_held_ns) for i in index_range)
+        total = 0
+        for i in index_range:
+            attempt = attempts[i]
+            busy_ns = (attempt.end_ns - attempt.start_ns - attempt.lock_wait_ns
+                       - attempt.io_wait_held_ns)
+            if busy_ns > 0:
+                total += busy_ns
+        return total
 
     fallback_cpu_ns = -1
     first = 0
@@ -199,7 +212,7 @@ def _fault_spec(fault: Fault, mm: str, key: int, prio: int, vma_kind: str | None
             map_cpu_ns += max(0, fault.end_ns - attempts[-1].end_ns)
     nested_ns = [hold.hold_ns for hold in nested]
     return FaultSpec(
-        gap_ns=0, fault_id=fault.fault_id, mm=mm, address=fault.address, vma_id=fault.vma_id,
+        gap_ns=gap_ns, fault_id=fault.fault_id, mm=mm, address=fault.address, vma_id=fault.vma_id,
         anon=vma_kind == "anon", page_key=key, cached=_cached(fault), io_ns=io_ns,
         cpu_ns=cpu_ns, map_cpu_ns=map_cpu_ns, prio=prio, wake_ns=wake_ns,
         fallback_cpu_ns=fallback_cpu_ns, nested_reads=len(nested_ns),

@@ -7,7 +7,6 @@ the same `Comparison`: its Timelines to draw, its Metrics to print, `to_json()` 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ import orjson
 
 from faulttui import __version__
 from faulttui.analysis.load import Recording
+from faulttui.analysis.parallel import run_policies, run_policy
 from faulttui.errors import UsageError
 from faulttui.model.metrics import Metrics, compute_metrics
 from faulttui.model.timeline import Timeline
@@ -27,7 +27,6 @@ from replay import (
     available_policies,
     extract_workload,
     get_policy,
-    simulate,
 )
 
 COMPARISON_SCHEMA_VERSION = 1
@@ -42,13 +41,15 @@ class Comparison:
     trace: str
     params: ReplayParams
     workload: Workload
-    timelines: dict[str, Timeline]  # "recording" first, then the policies in the order asked
-    metrics: dict[str, Metrics]
+    # "recording" first, then the policies in the order asked (only the recording when the
+    # comparison was made with keep_timelines=False)
+    timelines: dict[str, Timeline]
+    metrics: dict[str, Metrics]  # every timeline's, in the same order
     events: dict[str, int]  # simulated events per replayed policy
 
     @property
     def policies(self) -> tuple[str, ...]:
-        return tuple(name for name in self.timelines if name != RECORDING)
+        return tuple(name for name in self.metrics if name != RECORDING)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,27 +81,31 @@ def resolve_policies(policies: Sequence[str | Policy]) -> list[Policy]:
 
 def compare(recording: Recording, policies: Sequence[str | Policy],
             params: ReplayParams | None = None, progress: ComparisonProgress | None = None,
-            workload: Workload | None = None) -> Comparison:
+            workload: Workload | None = None, *, keep_timelines: bool = True) -> Comparison:
     """Replay `recording` under each policy (same seed for each) and compute every metric.
 
-    Deterministic: the same recording, policies and params give byte-identical JSON.
+    Deterministic: the same recording, policies and params give byte-identical JSON. With
+    `keep_timelines=False` only the recording's timeline is kept (metrics for all), and the
+    replays may run in parallel worker processes.
     """
     params = params or ReplayParams()
     chosen = resolve_policies(policies)
     workload = workload or recording.workload or extract_workload(recording.timeline,
                                                                   recording.path)
+    recording_metrics: list[Metrics] = []
+    if keep_timelines:
+        runs = [run_policy(workload, policy, params, progress, keep_timeline=True)
+                for policy in chosen]
+        recording_metrics.append(compute_metrics(recording.timeline))
+    else:
+        runs = run_policies(workload, chosen, params, progress, keep_timelines=False,
+                            while_waiting=lambda: recording_metrics.append(
+                                compute_metrics(recording.timeline)))
     timelines: dict[str, Timeline] = {RECORDING: recording.timeline}
-    events: dict[str, int] = {}
-    for policy in chosen:
-        def report(done: int, total: int, label: str = policy.id) -> None:
-            if progress is not None:
-                progress(label, done, total)
-
-        # each policy replays with its own generator seeded alike, so adding a policy to
-        # the list never changes another policy's result
-        result = simulate(workload, policy, params, random.Random(params.seed),
-                          report if progress is not None else None)
-        timelines[policy.id] = result.timeline
-        events[policy.id] = result.events
-    metrics = {name: compute_metrics(timeline) for name, timeline in timelines.items()}
-    return Comparison(recording.path, params, workload, timelines, metrics, events)
+    metrics: dict[str, Metrics] = {RECORDING: recording_metrics[0]}
+    for run in runs:
+        if run.timeline is not None:
+            timelines[run.policy] = run.timeline
+        metrics[run.policy] = run.metrics
+    return Comparison(recording.path, params, workload, timelines, metrics,
+                      {run.policy: run.events for run in runs})

@@ -181,7 +181,8 @@ def replay_metrics(trace: str, policies: Sequence[str], params: ReplayParams,
             bar.label = f"replaying {policy}"
             bar(done, total)
 
-        comparison = compare(recording, policies, params, progress_by_policy)
+        comparison = compare(recording, policies, params, progress_by_policy,
+                             keep_timelines=False)
     return dict(comparison.metrics)
 
 

@@ -60,7 +60,7 @@ def command(trace: str, policies: tuple[str, ...], as_json: bool, memory_limit: 
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
         recording = load_recording(trace, progress, use_cache=not no_cache)
     with ReplayProgress() as replay_progress:
-        comparison = compare(recording, chosen, params, replay_progress)
+        comparison = compare(recording, chosen, params, replay_progress, keep_timelines=False)
     if save_workload:
         save_workload_file(comparison, save_workload)
     if as_json:
