@@ -118,7 +118,12 @@ class Reconstructor:
         self.first_ns = -1
         self.last_ns = 0
         self.release_without_acquire = 0
-        self._handlers = {
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _event_handlers(self) -> dict[str, Callable[[Event], None]]:
+        # built per call, never kept: bound methods stored on self would make the
+        # Reconstructor (and every mark it holds) a reference cycle, freed only by the GC
+        handlers: dict[str, Callable[[Event], None]] = {
             "page_fault_user": self._page_fault,
             "mmap_lock_start_locking": self._start_locking,
             "mmap_lock_acquire_returned": self._acquire_returned,
@@ -133,12 +138,12 @@ class Reconstructor:
             "contention_end": self._contention_end,
         }
         for op in WRITER_OPS:
-            self._handlers[f"sys_enter_{op}"] = self._sys_enter
-            self._handlers[f"sys_exit_{op}"] = self._sys_exit
+            handlers[f"sys_enter_{op}"] = self._sys_enter
+            handlers[f"sys_exit_{op}"] = self._sys_exit
+        return handlers
 
-    # -- plumbing -----------------------------------------------------------------------
     def add_all(self, events: Iterable[Event]) -> None:
-        handlers = self._handlers
+        handlers = self._event_handlers()
         page_fault = self._page_fault
         first_ns = self.first_ns
         last_ns = self.last_ns

@@ -1,0 +1,108 @@
+"""The on-disk cache of Recordings: in the user cache directory (XDG, via platformdirs), never
+next to the trace, keyed by the file's identity (resolved path, size, mtime, inode), the
+faulttui version and a digest of the code that shapes a Recording.
+
+An entry is a pickle of the Recording. Reading one back makes millions of objects, so the
+GC is paused meanwhile and the result frozen (see `gc_paused`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
+
+import platformdirs
+
+import replay
+from faulttui import __version__
+from faulttui.analysis.recording import Recording
+
+CACHE_FORMAT = 2  # 2: Recording.workload
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Millions of small, long-lived objects: the cyclic GC would rescan them over and over
+    while they are built or unpickled, for nothing (a Recording makes no reference cycles)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        # Everything allocated meanwhile still sits in generation 0: without the freeze the
+        # first collection after gc.enable() would traverse all of it once (~1 s per 1M events).
+        # Frozen objects are still freed by reference counting; only a reference cycle among
+        # the objects alive at the freeze would never be collected (a Recording has none).
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def cache_dir() -> str:
+    return os.environ.get("FAULTTUI_CACHE_DIR") or platformdirs.user_cache_dir("faulttui")
+
+
+def cache_key(path: str) -> str | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    identity = f"{os.path.realpath(path)}|{status.st_size}|{status.st_mtime_ns}|{status.st_ino}"
+    code = _reconstruction_code_digest()
+    digest = hashlib.sha256(f"{identity}|{__version__}|{CACHE_FORMAT}|{code}".encode())
+    return digest.hexdigest()[:32]
+
+
+@functools.cache
+def _reconstruction_code_digest() -> str:
+    """A digest of the code that shapes a Recording (the importers, the reconstruction, the
+    model, and the replay that simulates a synthetic workload), so an edited checkout never
+    reads a cache entry written by other code under the same version number."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    replay_package = os.path.dirname(os.path.abspath(replay.__file__))
+    folders = [os.path.join(package, name) for name in ("importers", "analysis", "model")]
+    digest = hashlib.sha256()
+    for folder in [*folders, replay_package]:
+        for directory, subdirectories, names in os.walk(folder):
+            subdirectories.sort()
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    with open(os.path.join(directory, name), "rb") as source:
+                        digest.update(name.encode() + b"\0" + source.read())
+    return digest.hexdigest()[:16]
+
+
+def _cache_path(key: str) -> str:
+    return os.path.join(cache_dir(), f"{key}.pickle")
+
+
+def read_cache(key: str) -> Recording | None:
+    try:
+        with open(_cache_path(key), "rb") as cached, gc_paused():
+            recording = pickle.load(cached)
+    except FileNotFoundError:
+        return None
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+        return None  # a damaged or stale cache entry is rebuilt, never trusted
+    if not isinstance(recording, Recording):
+        return None
+    object.__setattr__(recording, "from_cache", True)
+    return recording
+
+
+def write_cache(key: str, recording: Recording) -> None:
+    directory = cache_dir()
+    try:
+        os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out, gc_paused():
+            pickle.dump(recording, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, _cache_path(key))
+    except OSError:
+        return  # no writable cache dir: the next open imports again; nothing is lost
