@@ -220,6 +220,16 @@ def test_xz_compressed_dat(tmp_path: Path) -> None:
     assert sum(1 for _ in source.events()) == 48_917
 
 
+@needs_trace_cmd()
+def test_a_cut_dat_says_it_may_be_incomplete(tmp_path: Path) -> None:
+    from faulttui.errors import TraceFormatError
+
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(TC_8T_DAT.read_bytes()[:800_000])
+    with pytest.raises(TraceFormatError, match="is the file complete"):
+        list(open_trace(str(cut)).events())
+
+
 def test_dat_without_trace_cmd_names_the_package(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from faulttui.errors import TraceFormatError

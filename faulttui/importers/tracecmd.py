@@ -37,11 +37,13 @@ def trace_cmd_chunks(path: str, compressed: bool) -> Iterator[bytes]:
             stdin=subprocess.DEVNULL,
         )
         assert process.stdout is not None and process.stderr is not None
+        printed = 0
         try:
             while True:
                 chunk = process.stdout.read(CHUNK_BYTES)
                 if not chunk:
                     break
+                printed += len(chunk)
                 yield chunk
             stderr = process.stderr.read()
             status = process.wait()
@@ -55,3 +57,8 @@ def trace_cmd_chunks(path: str, compressed: bool) -> Iterator[bytes]:
             message = stderr.decode("utf-8", "replace").strip().splitlines()
             reason = message[-1] if message else f"exit status {status}"
             raise TraceFormatError(f"trace-cmd report failed: {reason}", path=path)
+        if printed == 0:
+            # trace-cmd prints nothing, and exits 0, for a .dat cut anywhere after its magic
+            raise TraceFormatError(
+                f"trace-cmd report printed nothing for this {os.path.getsize(dat_path):,}-byte "
+                ".dat: is the file complete? (a .dat cut short reads as empty)", path=path)
