@@ -80,3 +80,39 @@ def test_the_cache_is_never_next_to_the_trace(tmp_path: Path) -> None:
     load_recording(str(path))
     load_recording(str(path))
     assert sorted(os.listdir(tmp_path)) == ["t.txt"]
+
+
+def test_the_replay_workload_is_cached_beside_the_recording(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faulttui.analysis.recording_cache as recording_cache
+    from faulttui.analysis.compare import compare
+
+    path = trace_with_faults(tmp_path / "t.txt", 3)
+    first = compare(load_recording(str(path)), ["stock"])
+    assert [name for name in cache_files() if name.endswith("-workload.pickle")]
+
+    def no_extraction(*_args: object) -> None:
+        raise AssertionError("the workload should come from the cache")
+
+    monkeypatch.setattr(recording_cache, "extract_workload", no_extraction)
+    second = compare(load_recording(str(path)), ["stock"])
+    assert second.workload == first.workload
+    assert second.to_json_bytes() == first.to_json_bytes()
+
+
+def test_no_workload_entry_without_the_cache(tmp_path: Path) -> None:
+    from faulttui.analysis.compare import compare
+
+    path = trace_with_faults(tmp_path / "t.txt", 3)
+    compare(load_recording(str(path), use_cache=False), ["stock"])
+    assert cache_files() == []
+
+
+def test_a_damaged_workload_entry_is_extracted_again(tmp_path: Path) -> None:
+    from faulttui.analysis.compare import compare
+
+    path = trace_with_faults(tmp_path / "t.txt", 3)
+    expected = compare(load_recording(str(path)), ["stock"]).workload
+    (entry,) = [name for name in cache_files() if name.endswith("-workload.pickle")]
+    Path(os.environ["FAULTTUI_CACHE_DIR"], entry).write_bytes(b"\x80\x05garbage")
+    assert compare(load_recording(str(path)), ["stock"]).workload == expected

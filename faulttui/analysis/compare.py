@@ -16,6 +16,7 @@ import orjson
 from faulttui import __version__
 from faulttui.analysis.load import Recording
 from faulttui.analysis.parallel import run_policies, run_policy
+from faulttui.analysis.recording_cache import cached_workload
 from faulttui.errors import UsageError
 from faulttui.model.metrics import Metrics, compute_metrics
 from faulttui.model.timeline import Timeline
@@ -25,7 +26,6 @@ from replay import (
     ReplayParams,
     Workload,
     available_policies,
-    extract_workload,
     get_policy,
 )
 
@@ -90,8 +90,7 @@ def compare(recording: Recording, policies: Sequence[str | Policy],
     """
     params = params or ReplayParams()
     chosen = resolve_policies(policies)
-    workload = workload or recording.workload or extract_workload(recording.timeline,
-                                                                  recording.path)
+    workload = workload or recording.workload or cached_workload(recording)
     recording_metrics: list[Metrics] = []
     if keep_timelines:
         runs = [run_policy(workload, policy, params, progress, keep_timeline=True)

@@ -43,7 +43,7 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
         lock_counts=reconstruction.lock_counts, faults=summarize_faults(timeline),
     )
     if key is not None:
-        write_cache(key, recording)
+        recording = write_cache(key, recording)
     return recording
 
 
@@ -62,5 +62,5 @@ def load_synthetic(path: str, progress: ProgressCallback | None = None, *,
                           lock_counts=synthetic.lock_counts(timeline),
                           faults=summarize_faults(timeline), workload=workload)
     if key is not None:
-        write_cache(key, recording)
+        recording = write_cache(key, recording)
     return recording

@@ -36,6 +36,9 @@ class Recording:
     # a synthetic source's own workload: replays use it instead of one extracted from the
     # timeline (which cannot say what, e.g., readahead brought in)
     workload: Workload | None = field(default=None, compare=False)
+    # the on-disk cache entry this recording was read from or written to (None: not cached),
+    # so what is derived from it (the replay workload) can be cached alongside
+    cache_key: str | None = field(default=None, compare=False)
 
     def info_json(self) -> dict[str, Any]:
         stats = self.stats

@@ -16,12 +16,14 @@ import os
 import pickle
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 
 import platformdirs
 
 import replay
 from faulttui import __version__
 from faulttui.analysis.recording import Recording
+from replay import Workload, extract_workload
 
 CACHE_FORMAT = 2  # 2: Recording.workload
 
@@ -78,31 +80,55 @@ def _reconstruction_code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def _cache_path(key: str) -> str:
-    return os.path.join(cache_dir(), f"{key}.pickle")
+def _cache_path(key: str, kind: str = "") -> str:
+    return os.path.join(cache_dir(), f"{key}{kind}.pickle")
 
 
 def read_cache(key: str) -> Recording | None:
+    recording = _read(_cache_path(key))
+    if not isinstance(recording, Recording):
+        return None
+    object.__setattr__(recording, "from_cache", True)
+    object.__setattr__(recording, "cache_key", key)
+    return recording
+
+
+def write_cache(key: str, recording: Recording) -> Recording:
+    """Write `recording` under `key`; returns it marked with the key."""
+    _write(_cache_path(key), recording)
+    return replace(recording, cache_key=key)
+
+
+def cached_workload(recording: Recording) -> Workload:
+    """The replay workload of a trace's recording: extracted once, then read from the cache
+    next to the recording's entry (same key: file identity, version, code digest)."""
+    path = _cache_path(recording.cache_key, "-workload") if recording.cache_key else None
+    workload = _read(path) if path is not None else None
+    if isinstance(workload, Workload):
+        return workload
+    workload = extract_workload(recording.timeline, recording.path)
+    if path is not None:
+        _write(path, workload)
+    return workload
+
+
+def _read(path: str) -> object | None:
     try:
-        with open(_cache_path(key), "rb") as cached, gc_paused():
-            recording = pickle.load(cached)
+        with open(path, "rb") as cached, gc_paused():
+            return pickle.load(cached)
     except FileNotFoundError:
         return None
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
         return None  # a damaged or stale cache entry is rebuilt, never trusted
-    if not isinstance(recording, Recording):
-        return None
-    object.__setattr__(recording, "from_cache", True)
-    return recording
 
 
-def write_cache(key: str, recording: Recording) -> None:
-    directory = cache_dir()
+def _write(path: str, value: object) -> None:
+    directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
         with os.fdopen(handle, "wb") as out, gc_paused():
-            pickle.dump(recording, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, _cache_path(key))
+            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
     except OSError:
-        return  # no writable cache dir: the next open imports again; nothing is lost
+        return  # no writable cache dir: the next open computes again; nothing is lost
