@@ -1,3 +1,4 @@
 from faulttui.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned helper process imports this as __mp_main__
+    main()

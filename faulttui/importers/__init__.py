@@ -16,6 +16,7 @@ from faulttui.importers.source import (
     iter_chunks,
     read_head,
 )
+from faulttui.importers.split_text import split_events, split_offset
 from faulttui.importers.tracecmd import trace_cmd_chunks
 
 __all__ = ["Event", "ImportStats", "MapsEntry", "TraceSource", "open_trace", "sniff_format"]
@@ -69,6 +70,9 @@ def open_trace(path: str, progress: ProgressCallback | None = None) -> TraceSour
 
     if container == "text":
         def text_events() -> Iterator[Event]:
+            split_at = split_offset(path)
+            if split_at is not None:  # a large file: a child process parses the tail
+                return split_events(path, stats, split_at, progress)
             return FtraceTextReader(path, stats).events(iter_chunks(path, progress, stats.warn))
 
         return TraceSource(path, "ftrace-text", container, compression, size, stats, text_events)

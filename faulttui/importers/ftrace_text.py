@@ -70,15 +70,24 @@ class FtraceTextReader:
         self._known = set(FIELD_TYPES)
         self._comms: dict[bytes, str] = {}
         self._names: dict[bytes, str] = {}
-        self._last_ts = 0
+        self.last_ts = 0
+        self.lines = 0  # lines read so far (the number of the last line)
+        # text from the start of the file: many unparsable lines before any event mean it
+        # is not ftrace text at all (a reader given the rest of a file does not judge)
+        self.at_file_start = True
         # Bodies that repeat a lot, per event name: each distinct one is parsed once.
         self._body_caches: dict[str, dict[bytes, dict[str, object]]] = {
             name: {} for name in _REPEATING_BODIES}
 
-    def events(self, chunks: Iterable[bytes]) -> Iterator[Event]:
+    def events(self, chunks: Iterable[bytes], *, line_base: int = 0, offset_base: int = 0,
+               whole_file: bool = True) -> Iterator[Event]:
+        """The events of `chunks`, the text from byte `offset_base` (a line start) of the
+        file, whose first line is line `line_base + 1`. Only `whole_file` text is checked as
+        a whole at its end (no events at all, out-of-order and lost-event summaries: see
+        `finish`)."""
         carry = b""
-        line_no = 0
-        offset = 0
+        line_no = line_base
+        offset = offset_base
         for chunk in chunks:
             data = carry + chunk if carry else chunk
             cut = data.rfind(b"\n")
@@ -93,7 +102,9 @@ class FtraceTextReader:
             batch, line_no = self._chunk_events(carry + b"\n", len(carry), line_no, offset,
                                                 last_line=True)
             yield from batch
-        self._finish(line_no)
+        self.lines = line_no
+        if whole_file:
+            self.finish(line_no)
 
     def _chunk_events(self, data: bytes, end: int, line_base: int, offset_base: int,
                       last_line: bool = False) -> tuple[list[Event], int]:
@@ -111,7 +122,7 @@ class FtraceTextReader:
         parsers = self._parsers
         body_caches = self._body_caches
         ns_scale = _NS_SCALE
-        last_ts = self._last_ts
+        last_ts = self.last_ts
         out_of_order = 0
         format_known = stats.format != "unknown"
         line_no = line_base
@@ -164,7 +175,7 @@ class FtraceTextReader:
                 if stats.format == "unknown":
                     stats.format = "ftrace-text" if flags is not None else "trace-cmd"
                 format_known = True
-        self._last_ts = last_ts
+        self.last_ts = last_ts
         stats.out_of_order += out_of_order
         counts = stats.event_counts
         for name, count in chunk_counts.items():
@@ -214,7 +225,8 @@ class FtraceTextReader:
         stats.unparsed_lines += 1
         what = "cut short" if last_line else "not a trace event line"
         stats.warn(f"{self.path}:{line_no}: {what}: {line[:80].decode('utf-8', 'replace')!r}")
-        if stats.events == 0 and stats.unparsed_lines >= _GIVE_UP_AFTER_UNPARSED:
+        if (stats.events == 0 and stats.unparsed_lines >= _GIVE_UP_AFTER_UNPARSED
+                and self.at_file_start):
             raise TraceFormatError(
                 f"not an ftrace text trace (no event line in the first {line_no} lines; "
                 f"first bad line: {line[:60].decode('utf-8', 'replace')!r})",
@@ -236,7 +248,8 @@ class FtraceTextReader:
             )
         )
 
-    def _finish(self, lines: int) -> None:
+    def finish(self, lines: int) -> None:
+        """The whole-file checks, after the last line (`lines` lines in all)."""
         stats = self.stats
         if stats.events == 0:
             if stats.unparsed_lines:
