@@ -116,3 +116,33 @@ def test_a_damaged_workload_entry_is_extracted_again(tmp_path: Path) -> None:
     (entry,) = [name for name in cache_files() if name.endswith("-workload.pickle")]
     Path(os.environ["FAULTTUI_CACHE_DIR"], entry).write_bytes(b"\x80\x05garbage")
     assert compare(load_recording(str(path)), ["stock"]).workload == expected
+
+
+def test_a_command_that_caches_in_the_background_leaves_a_complete_entry(
+        tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    path = trace_with_faults(tmp_path / "t.txt", 4)
+    finished = run_cli("replay", path, "-p", "retry-vma", "--json")
+    assert finished.returncode == 0, finished.stderr
+    # the forked writer is waited for before the command exits: the entry is whole now
+    assert sorted(name.endswith("-workload.pickle") for name in cache_files()) == [False, True]
+    again = load_recording(str(path))
+    assert again.from_cache
+    assert again.faults.total == 4
+
+
+def test_background_writes_fall_back_to_writing_here_while_threads_run(
+        tmp_path: Path) -> None:
+    import threading
+
+    path = trace_with_faults(tmp_path / "t.txt", 2)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        load_recording(str(path), cache_in_background=True)
+        assert len(cache_files()) == 1  # written before load_recording returned
+    finally:
+        release.set()
+        other.join()

@@ -16,10 +16,13 @@ __all__ = ["FaultSummary", "Recording", "load_recording", "load_synthetic"]
 
 
 def load_recording(path: str, progress: ProgressCallback | None = None, *,
-                   use_cache: bool = True, require_faults: bool = True) -> Recording:
+                   use_cache: bool = True, require_faults: bool = True,
+                   cache_in_background: bool = False) -> Recording:
     """Import and reconstruct `path`; reuse the cached result when the file is unchanged.
 
-    A synthetic workload (JSON) is simulated under `stock`, and that run is the recording."""
+    A synthetic workload (JSON) is simulated under `stock`, and that run is the recording.
+    `cache_in_background`: a new cache entry may be written by a forked child while the
+    caller goes on (see `write_cache`; for commands that exit when done)."""
     if os.path.isfile(path) and check_readable(path) and sniff_format(read_head(path)) == "json":
         return load_synthetic(path, progress, use_cache=use_cache)
     source = open_trace(path, progress)
@@ -43,7 +46,7 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
         lock_counts=reconstruction.lock_counts, faults=summarize_faults(timeline),
     )
     if key is not None:
-        recording = write_cache(key, recording)
+        recording = write_cache(key, recording, background=cache_in_background)
     return recording
 
 

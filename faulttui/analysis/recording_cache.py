@@ -8,6 +8,7 @@ GC is paused meanwhile and the result frozen (see `gc_paused`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import gc
@@ -15,6 +16,8 @@ import hashlib
 import os
 import pickle
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -93,10 +96,38 @@ def read_cache(key: str) -> Recording | None:
     return recording
 
 
-def write_cache(key: str, recording: Recording) -> Recording:
-    """Write `recording` under `key`; returns it marked with the key."""
-    _write(_cache_path(key), recording)
+def write_cache(key: str, recording: Recording, background: bool = False) -> Recording:
+    """Write `recording` under `key`; returns it marked with the key.
+
+    `background`: where a fork is safe (no other thread), a forked child writes the entry
+    while this process goes on (pickling a 1M-event recording takes ~1.5 s of a core this
+    process may not be using); this process waits for the child when it exits, so the
+    entry is complete by then."""
+    path = _cache_path(key)
+    if background and threading.active_count() == 1 and hasattr(os, "fork"):
+        _write_in_child(path, recording)
+    else:
+        _write(path, recording)
     return replace(recording, cache_key=key)
+
+
+def _write_in_child(path: str, value: object) -> None:
+    pid = os.fork()
+    if pid == 0:  # the child: write, then leave without running anything of the parent's
+        status = 0
+        try:
+            _write(path, value)
+        except BaseException:  # a bug: say it, as the parent would have
+            traceback.print_exc()
+            status = 70
+        finally:
+            os._exit(status)
+    atexit.register(_reap, pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, InterruptedError):
+        os.waitpid(pid, 0)
 
 
 def cached_workload(recording: Recording) -> Workload:

@@ -173,7 +173,8 @@ def replay_metrics(trace: str, policies: Sequence[str], params: ReplayParams,
                    use_cache: bool) -> dict[str, Metrics]:
     """Load TRACE, replay it under each policy, and every timeline's metrics (one `compare`)."""
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
-        recording = load_recording(trace, progress, use_cache=use_cache)
+        recording = load_recording(trace, progress, use_cache=use_cache,
+                                   cache_in_background=True)
     if not policies:
         return {RECORDING: compute_metrics(recording.timeline)}
     with StderrProgress("replaying") as bar:

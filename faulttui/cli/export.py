@@ -85,7 +85,8 @@ def load_timelines(trace: str, policies: Sequence[str], params: ReplayParams,
     """The recording's timeline, then one per policy (unknown ids fail before the load)."""
     chosen = resolve_policies(policies) if policies else []
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
-        recording = load_recording(trace, progress, use_cache=use_cache)
+        recording = load_recording(trace, progress, use_cache=use_cache,
+                                   cache_in_background=True)
     if not chosen:
         return [recording.timeline]
     with StderrProgress("replaying") as bar:

@@ -58,7 +58,8 @@ def command(trace: str, policies: tuple[str, ...], as_json: bool, memory_limit: 
 
         sys.exit(run_compare(trace, [policy.id for policy in chosen], params))
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
-        recording = load_recording(trace, progress, use_cache=not no_cache)
+        recording = load_recording(trace, progress, use_cache=not no_cache,
+                                   cache_in_background=True)
     with ReplayProgress() as replay_progress:
         comparison = compare(recording, chosen, params, replay_progress, keep_timelines=False)
     if save_workload:
