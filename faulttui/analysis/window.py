@@ -338,7 +338,9 @@ def walk_spans(lane: LaneState, start_ns: int, marks: list[Mark], fault_end_ns: 
             lane.runnable = False
         elif kind == SYSCALL_EXIT:
             in_syscall = False
-        _switch(lane, ts, _state(lane, fault_open, in_syscall))
+        state = _state(lane, fault_open, in_syscall)
+        if state != lane.state:
+            _switch(lane, ts, state)
         if fault_open and kind == WAKE and ts >= fault_end_ns:
             _switch(lane, ts, _state(lane, False, in_syscall))
             fault_open = False

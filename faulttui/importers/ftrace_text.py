@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from faulttui.errors import TraceFormatError
 from faulttui.importers.events import (
@@ -75,6 +76,9 @@ class FtraceTextReader:
         # text from the start of the file: many unparsable lines before any event mean it
         # is not ftrace text at all (a reader given the rest of a file does not judge)
         self.at_file_start = True
+        # what each event is made as: Event, or `tuple` for plain tuples in Event's field
+        # order (cheaper, for a helper process that only passes the events on)
+        self.record_type: Any = Event
         # Bodies that repeat a lot, per event name: each distinct one is parsed once.
         self._body_caches: dict[str, dict[bytes, dict[str, object]]] = {
             name: {} for name in _REPEATING_BODIES}
@@ -115,6 +119,7 @@ class FtraceTextReader:
         batch: list[Event] = []
         append = batch.append
         new_event = tuple.__new__
+        record_type = self.record_type
         stats = self.stats
         chunk_counts: dict[str, int] = {}
         names = self._names
@@ -167,7 +172,7 @@ class FtraceTextReader:
             if fields is None:
                 fields = self._unparsed_fields(name, body, line_no, last_line)
             chunk_counts[name] = chunk_counts.get(name, 0) + 1
-            append(new_event(Event, (
+            append(new_event(record_type, (
                 ts_ns, int(cpu), int(pid),
                 int(tgid) if tgid is not None and tgid.isdigit() else UNKNOWN_TGID,
                 comm, name, fields, line_no, offset_base + match.start())))

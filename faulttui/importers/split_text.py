@@ -257,11 +257,12 @@ def parse_tail(path: str, split_at: int, batches_path: str, sender: Connection) 
         line_base, offset_base, rest = _skip_head(chunks, split_at)
         reader = FtraceTextReader(path, stats)
         reader.at_file_start = False
+        reader.record_type = tuple
         with open(batches_path, "ab") as out:
             batch: list[tuple[Any, ...]] = []
             for event in reader.events(rest, line_base=line_base, offset_base=offset_base,
                                        whole_file=False):
-                batch.append(tuple(event))
+                batch.append(event)
                 if len(batch) >= 32768:
                     _send_batch(out, sender, batch, consumed[0], total)
                     batch = []
