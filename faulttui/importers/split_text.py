@@ -40,7 +40,7 @@ from faulttui.importers.source import XZ_MAGIC, ProgressCallback, iter_chunks
 MIN_SPLIT_BYTES = 48 << 20
 # The share of the text this process parses itself: it also runs the consumer (the
 # reconstruction, about as costly per event as parsing), the child only parses.
-HEAD_SHARE = 0.2
+HEAD_SHARE = 0.12
 
 
 def decompressed_size(path: str) -> int | None:
