@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from faulttui.model.timeline import AttemptLock, LockHold, Timeline
+from faulttui.model.timeline import AttemptLock, AttemptOutcome, LockHold, Timeline
 
 # Log buckets [0,1us) [1,10us) ... [100ms,inf), the shape of the published tables.
 BUCKET_EDGES_NS: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
@@ -154,10 +154,28 @@ def compute_metrics(timeline: Timeline) -> Metrics:
 
     wait_by_tid: dict[int, int] = defaultdict(int)
     for hold in holds:
-        wait_by_tid[hold.tid] += hold.wait_ns
+        wait_by_tid[hold.tid] += hold.acquired_ns - hold.request_ns
+    # one pass over the faults (the largest table) for every fault count
     faults_by_tid: dict[int, list[int]] = defaultdict(list)
+    latencies = []
+    major = vma_fallbacks = refaults = retries_mmap = retries_vma = 0
+    mmap_read, vma, fallback = AttemptLock.MMAP_READ, AttemptLock.VMA, AttemptOutcome.FALLBACK
     for fault in faults:
-        faults_by_tid[fault.tid].append(fault.latency_ns)
+        latency_ns = fault.end_ns - fault.start_ns
+        latencies.append(latency_ns)
+        faults_by_tid[fault.tid].append(latency_ns)
+        if fault.io_requests > 0 or fault.io_wait_ns > 0:
+            major += 1
+        for attempt in fault.attempts:
+            if attempt.outcome is fallback:
+                vma_fallbacks += 1
+                break
+        if fault.refault:
+            refaults += 1
+        if fault.retry_lock is mmap_read:
+            retries_mmap += 1
+        elif fault.retry_lock is vma:
+            retries_vma += 1
     comm_by_tid = {lane.tid: lane.comm for lane in timeline.threads}
     threads = tuple(
         ThreadMetrics(tid, comm_by_tid.get(tid, ""), len(latencies), Dist.of(latencies),
@@ -170,13 +188,13 @@ def compute_metrics(timeline: Timeline) -> Metrics:
 
     return Metrics(
         faults_total=len(faults),
-        faults_major=sum(1 for fault in faults if fault.major),
-        vma_fallbacks=sum(1 for fault in faults if fault.vma_fallback),
-        refaults=sum(1 for fault in faults if fault.refault),
-        retries_total=sum(1 for fault in faults if fault.retry_lock is not None),
-        retries_mmap=sum(1 for fault in faults if fault.retry_lock is AttemptLock.MMAP_READ),
-        retries_vma=sum(1 for fault in faults if fault.retry_lock is AttemptLock.VMA),
-        fault_latency=Dist.of(fault.latency_ns for fault in faults),
+        faults_major=major,
+        vma_fallbacks=vma_fallbacks,
+        refaults=refaults,
+        retries_total=retries_mmap + retries_vma,
+        retries_mmap=retries_mmap,
+        retries_vma=retries_vma,
+        fault_latency=Dist.of(latencies),
         mmap_read_acquisitions=len(read_holds),
         mmap_write_acquisitions=len(write_holds),
         trylock_failed=len(timeline.trylock_failures),
