@@ -171,3 +171,41 @@ def test_sizes_known_without_decompressing(tmp_path: Path, text: bytes) -> None:
     assert split_text.decompressed_size(str(twice)) is None
     assert split_text.decompressed_size(str(gz)) is None
     assert split_text.split_offset(str(plain), cores=1) is None
+
+
+class _TuiStderr:
+    """What Textual puts in sys.stderr while an app runs: no file descriptor."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+
+def test_spawned_child_under_a_tui_stderr(tmp_path: Path, text: bytes,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    path = tmp_path / "t.txt"
+    path.write_bytes(text)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    monkeypatch.setattr(sys, "stderr", _TuiStderr())
+    try:
+        assert_same(path, monkeypatch)
+    finally:
+        release.set()
+        other.join()
+
+
+def test_no_helper_process_means_one_process(tmp_path: Path, text: bytes,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "t.txt"
+    path.write_bytes(text)
+    monkeypatch.setattr(split_text, "_start_child", lambda *_args: None)
+    assert_same(path, monkeypatch)

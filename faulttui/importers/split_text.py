@@ -19,11 +19,13 @@ head too (a compressed stream cannot be entered in the middle), on the other cor
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import multiprocessing
 import os
 import struct
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -122,15 +124,12 @@ def split_events(path: str, stats: ImportStats, split_at: int,
         batches_path = os.path.join(scratch, "events.marshal")
         with open(batches_path, "wb"):
             pass  # exists before either process opens it
-        # fork is cheap, but only safe while this process runs no other thread (the TUI
-        # loads in a worker thread: there the child is spawned)
-        context: Any = multiprocessing.get_context(
-            "fork" if threading.active_count() == 1 else "spawn")
-        receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=parse_tail, args=(path, split_at, batches_path, sender),
-                                name="faulttui-parse-tail", daemon=True)
-        child.start()
-        sender.close()
+        started = _start_child(path, split_at, batches_path)
+        if started is None:  # no helper process to be had here: parse it all in this one
+            yield from FtraceTextReader(path, stats).events(
+                iter_chunks(path, progress, stats.warn))
+            return
+        child, receiver = started
         try:
             reader = FtraceTextReader(path, stats)
             head = _head_chunks(iter_chunks(path, progress, stats.warn), split_at)
@@ -144,6 +143,46 @@ def split_events(path: str, stats: ImportStats, split_at: int,
                 child.kill()
             child.join()
             receiver.close()
+
+
+def _start_child(path: str, split_at: int, batches_path: str) -> tuple[Any, Connection] | None:
+    # fork is cheap, but only safe while this process runs no other thread; the TUI loads
+    # in a worker thread, so there the child is spawned
+    spawn = threading.active_count() > 1
+    context: Any = multiprocessing.get_context("spawn" if spawn else "fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=parse_tail, args=(path, split_at, batches_path, sender),
+                            name="faulttui-parse-tail", daemon=True)
+    try:
+        with _real_stderr() if spawn else contextlib.nullcontext():
+            child.start()
+    except (OSError, ValueError):
+        receiver.close()
+        return None
+    finally:
+        sender.close()
+    return child, receiver
+
+
+@contextlib.contextmanager
+def _real_stderr() -> Iterator[None]:
+    """Spawning starts multiprocessing's resource tracker, which passes `sys.stderr`'s file
+    descriptor on; a TUI replaces sys.stderr with an object whose fileno() is -1. For
+    the instant of the start, the process's real stderr stands in."""
+    replaced = sys.stderr
+    try:
+        if sys.__stderr__ is not None and _fileno(replaced) < 0:
+            sys.stderr = sys.__stderr__
+        yield
+    finally:
+        sys.stderr = replaced
+
+
+def _fileno(stream: Any) -> int:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return -1
 
 
 class _HeadChunks:
