@@ -6,13 +6,17 @@ Drives the real app headless with Textual's Pilot. A "frame" is the app handing 
 screen update to the driver (App._display), timed by wrapping that method. Goals (DESIGN.md):
 first frame <= 3 s cold, <= 1 s cached; key to frame <= 50 ms. Next to the cold figure it prints
 a reference run in the same process (a bare decompress-and-split-lines loop over the same file),
-so the ratio survives a noisy machine. Each first frame is measured in a fresh interpreter.
+so the ratio survives a noisy machine. Each first frame is measured in a fresh interpreter and
+split into its phases: imports (faulttui and textual), app start, load_recording (import or
+cache), build_session, and the TUI's own part (from the session to the main screen's first
+frame: composing the screen, the timeline, the thread list and the first render).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import lzma
 import os
 import statistics
@@ -36,15 +40,18 @@ SIZE = (160, 50)
 
 
 class FrameClock:
-    """Records when the app hands frames to the driver."""
+    """Records when the app hands frames to the driver (and, for each, whether `mark()` held
+    then, e.g. "the main screen is showing")."""
 
-    def __init__(self, app: FaultTuiApp) -> None:
+    def __init__(self, app: FaultTuiApp, mark: Callable[[], bool] = lambda: False) -> None:
         self.frames: list[float] = []
+        self.marked: list[bool] = []
         original: Callable[..., Any] = app._display
 
         def display(*args: Any, **kwargs: Any) -> Any:
             result = original(*args, **kwargs)
             self.frames.append(time.perf_counter())
+            self.marked.append(mark())
             return result
 
         app._display = display  # type: ignore[method-assign]
@@ -52,23 +59,60 @@ class FrameClock:
     def first_after(self, start: float) -> float | None:
         return next((frame for frame in self.frames if frame >= start), None)
 
+    def first_marked(self) -> float | None:
+        return next((frame for frame, marked in zip(self.frames, self.marked, strict=True)
+                     if marked), None)
 
-async def first_frame_s(trace: str, start: float) -> tuple[float, bool]:
+
+def showing_lanes(app: FaultTuiApp) -> bool:
+    """The main screen shows the timeline's lanes (it can be drawn once before they are set)."""
+    from faulttui.tui.main_screen import MainScreen
+    from faulttui.tui.timeline_view import TimelineView
+
+    screen = app.screen
+    return isinstance(screen, MainScreen) and bool(screen.query_one(TimelineView).lanes)
+
+
+async def first_frame_s(trace: str, start: float) -> dict[str, Any]:
+    """Time to the main screen's first frame, split into its phases (seconds from `start`)."""
+    import faulttui.tui.loading as loading
     from faulttui.tui.app import FaultTuiApp
     from faulttui.tui.main_screen import MainScreen
 
+    marks: dict[str, float] = {"imported": time.perf_counter()}
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            marks[f"{name}_start"] = time.perf_counter()
+            result = function(*args, **kwargs)
+            marks[f"{name}_end"] = time.perf_counter()
+            return result
+        return run
+
+    # the loading worker calls these through the module's names
+    loading.load_recording = timed("load", loading.load_recording)
+    loading.build_session = timed("session", loading.build_session)
     app = FaultTuiApp(trace)
-    clock = FrameClock(app)
+    clock = FrameClock(app, lambda: showing_lanes(app))
     async with app.run_test(size=SIZE) as pilot:
         while not isinstance(app.screen, MainScreen):
             if app.failure is not None:
                 raise app.failure
             await pilot.pause(0.01)
-        shown_at = time.perf_counter()
-        await pilot.pause()
-        frame = clock.first_after(shown_at) or time.perf_counter()
+        frame = clock.first_marked()
+        while frame is None:  # the screen is switched in before its first frame is drawn
+            await pilot.pause(0.005)
+            frame = clock.first_marked()
         assert app.session is not None
-        return frame - start, app.session.recording.from_cache
+        return {
+            "first_frame": frame - start,
+            "from_cache": app.session.recording.from_cache,
+            "imports": marks["imported"] - start,
+            "app_start": marks["load_start"] - marks["imported"],
+            "load": marks["load_end"] - marks["load_start"],
+            "session": marks["session_end"] - marks["session_start"],
+            "tui": frame - marks["session_end"],
+        }
 
 
 async def key_to_frame_ms(trace: str, presses: int) -> dict[str, float]:
@@ -106,14 +150,14 @@ async def key_to_frame_ms(trace: str, presses: int) -> dict[str, float]:
     return results
 
 
-def cached_load_s(trace: str) -> float:
-    """load_recording alone from the cache (the part of a cached first frame outside the TUI)."""
+def cached_load_s(trace: str) -> tuple[float, bool]:
+    """load_recording alone, from the cache if it is still valid (the part of a cached first
+    frame outside the TUI), and whether the cache was used."""
     from faulttui.analysis.load import load_recording
 
     start = time.perf_counter()
     recording = load_recording(trace)
-    assert recording.from_cache
-    return time.perf_counter() - start
+    return time.perf_counter() - start, recording.from_cache
 
 
 def reference_line_loop_s(trace: str) -> float:
@@ -125,14 +169,21 @@ def reference_line_loop_s(trace: str) -> float:
     return time.perf_counter() - start
 
 
-def first_frame_in_fresh_process(trace: str) -> tuple[float, bool]:
+def first_frame_in_fresh_process(trace: str) -> dict[str, Any]:
     """Time to first frame in a new interpreter, as a user's `faulttui open` would see it
     (a second run in this process would pay for the first run's garbage)."""
     output = subprocess.run(
         [sys.executable, __file__, trace, "--first-frame-only"], check=True,
         capture_output=True, text=True, env=os.environ.copy(),
-    ).stdout.split()
-    return float(output[0]), output[1] == "True"
+    ).stdout
+    result: dict[str, Any] = json.loads(output)
+    return result
+
+
+def phases(run: dict[str, Any]) -> str:
+    return (f"imports {run['imports']:.2f} + app start {run['app_start']:.2f} + "
+            f"load_recording {run['load']:.2f} + build_session {run['session']:.2f} + "
+            f"TUI to first frame {run['tui']:.2f} s")
 
 
 def main() -> None:
@@ -143,22 +194,25 @@ def main() -> None:
                         help="(internal) print one first-frame time and whether it was cached")
     args = parser.parse_args()
     if args.first_frame_only:
-        seconds, cached = asyncio.run(first_frame_s(args.trace, MODULE_START))
-        print(seconds, cached)
+        print(json.dumps(asyncio.run(first_frame_s(args.trace, MODULE_START))))
         return
     with tempfile.TemporaryDirectory(prefix="faulttui-bench-cache-") as cache:
         os.environ["FAULTTUI_CACHE_DIR"] = cache
         reference = reference_line_loop_s(args.trace)
-        cold, cold_cached = first_frame_in_fresh_process(args.trace)
-        warm, warm_cached = first_frame_in_fresh_process(args.trace)
-        load_only = cached_load_s(args.trace)
+        cold = first_frame_in_fresh_process(args.trace)
+        warm = first_frame_in_fresh_process(args.trace)
+        load_only, load_cached = cached_load_s(args.trace)
         keys = asyncio.run(key_to_frame_ms(args.trace, args.presses))
     print(f"trace: {args.trace}  terminal {SIZE[0]}x{SIZE[1]}")
     print(f"reference: bare decompress + line loop       {reference:8.2f} s")
-    print(f"first frame, cold   (goal <= 3 s)            {cold:8.2f} s  "
-          f"({cold / reference:.1f}x the reference; from cache: {cold_cached})")
-    print(f"first frame, cached (goal <= 1 s)            {warm:8.2f} s  (from cache: {warm_cached}; "
-          f"load_recording from the cache alone: {load_only:.2f} s)")
+    print(f"first frame, cold   (goal <= 3 s)            {cold['first_frame']:8.2f} s  "
+          f"({cold['first_frame'] / reference:.1f}x the reference; from cache: "
+          f"{cold['from_cache']})")
+    print(f"    = {phases(cold)}")
+    print(f"first frame, cached (goal <= 1 s)            {warm['first_frame']:8.2f} s  "
+          f"(from cache: {warm['from_cache']}; load_recording alone in this process: "
+          f"{load_only:.2f} s, from cache: {load_cached})")
+    print(f"    = {phases(warm)}")
     for name, median_ms in keys.items():
         print(f"key to frame, {name:<22} (goal <= 50 ms) {median_ms:8.1f} ms median "
               f"of {args.presses}")

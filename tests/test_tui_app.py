@@ -31,10 +31,11 @@ from faulttui.model.timeline import (
     Timeline,
 )
 from faulttui.tui.app import FaultTuiApp
-from faulttui.tui.compare import CompareScreen, PolicyPicker
+from faulttui.tui.compare import CompareScreen
 from faulttui.tui.help import HelpScreen
 from faulttui.tui.main_screen import MainScreen
 from faulttui.tui.messages import LoadProgress
+from faulttui.tui.policy_picker import PolicyPicker
 from faulttui.tui.session import build_session
 from faulttui.tui.timeline_view import TimelineView
 from faulttui.tui.timescale import format_duration
@@ -98,15 +99,24 @@ async def test_zoom_keys_change_the_zoom_in_the_status_line() -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await wait_for_main(pilot, app)
         fitted = screen.query_one(TimelineView).fit_ns_per_column()
-        assert f"{format_duration(fitted)}/col" in status(screen)
-        await press(pilot, "w")
-        assert f"{format_duration(fitted // 2)}/col" in status(screen)
-        await press(pilot, "plus")
-        assert f"{format_duration(fitted // 4)}/col" in status(screen)
-        await press(pilot, "s", "minus")
-        assert f"{format_duration(fitted)}/col" in status(screen)
-        await press(pilot, "s")  # cannot zoom out past the whole trace
-        assert f"{format_duration(fitted)}/col" in status(screen)
+        await check_zoom_keys(pilot, lambda: status(screen), fitted)
+
+
+async def check_zoom_keys(pilot: Pilot[None], read_status: Callable[[], str],
+                          fitted_ns_per_column: int) -> None:
+    """w and + halve the time per column, s and - double it, never past the whole trace."""
+    def shown(ns_per_column: int) -> bool:
+        return f"{format_duration(ns_per_column)}/col" in read_status()
+
+    assert shown(fitted_ns_per_column)
+    await press(pilot, "w")
+    assert shown(fitted_ns_per_column // 2)
+    await press(pilot, "plus")
+    assert shown(fitted_ns_per_column // 4)
+    await press(pilot, "s", "minus")
+    assert shown(fitted_ns_per_column)
+    await press(pilot, "s")
+    assert shown(fitted_ns_per_column)
 
 
 @run_async
@@ -574,3 +584,124 @@ async def test_lock_lane_follows_the_thread_or_the_chosen_mm() -> None:
             assert view.lock_occupancy is not None and view.lock_occupancy.mm == mm
         await press(pilot, "l")  # back to following the selected thread
         assert view.lock_occupancy is not None and view.lock_occupancy.mm == own_mm
+
+
+@run_async
+async def test_ctrl_wheel_zooms_and_shift_wheel_pans_the_main_timeline() -> None:
+    app = FaultTuiApp(str(SAMPLE))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await wait_for_main(pilot, app)
+        view = screen.query_one(TimelineView)
+        fitted = view.window.ns_per_column
+        # (widget, x, y, delta_x, delta_y, button, shift, meta, ctrl)
+        view.post_message(events.MouseScrollUp(view, 40, 5, 0, -1, 0, False, False, True))
+        await pilot.pause()
+        assert f"{format_duration(fitted // 2)}/col" in status(screen)
+        view.post_message(events.MouseScrollDown(view, 40, 5, 0, 1, 0, False, False, True))
+        await pilot.pause()
+        assert f"{format_duration(fitted // 2 * 2)}/col" in status(screen)
+        await press(pilot, "g", "w", "w")
+        view.post_message(events.MouseScrollDown(view, 40, 5, 0, 1, 0, True, False, False))
+        await pilot.pause()
+        assert "view +0 ns.." not in status(screen)
+
+
+@run_async
+async def test_detail_pane_shows_the_span_under_the_cursor_without_a_fault() -> None:
+    app = FaultTuiApp(str(SAMPLE))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await wait_for_main(pilot, app)
+        fault = screen.selected_fault
+        assert fault is not None
+        await press(pilot, "g")  # the start: the thread has no event yet, no fault selected
+        assert "no event here" in detail(screen) and "No fault selected" in detail(screen)
+        await press(pilot, "slash", *"8142", "enter")  # a thread, no fault: its span is shown
+        assert screen.selected_fault is None
+        lane = screen.session.lane_by_tid[8142]
+        cursor = screen.query_one(TimelineView).cursor_ns
+        index = max(i for i, start in enumerate(lane.span_starts) if start <= cursor)
+        assert lane.span_ends[index] > cursor
+        state = SpanState(lane.span_states[index]).label
+        assert f"tid 8142 record.sh at +{format_duration(cursor - screen.origin_ns)}: {state}" \
+            in detail(screen)
+
+
+@run_async
+async def test_search_by_vma() -> None:
+    app = FaultTuiApp(str(SAMPLE))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await wait_for_main(pilot, app)
+        await press(pilot, "slash", *"vma 17", "enter")
+        fault = screen.selected_fault
+        assert fault is not None and fault.vma_id == 17
+        first = min((f for f in screen.session.timeline.faults if f.vma_id == 17),
+                    key=lambda f: f.start_ns)
+        assert fault == first
+        assert f"tid {fault.tid}" in status(screen) and "vma 17" in detail(screen)
+        await press(pilot, "slash", *"vma 999", "enter")
+        assert screen.selected_fault == fault  # no such VMA: the selection stays
+
+
+@run_async
+async def test_thread_list_numbers_arrive_after_the_first_frame() -> None:
+    app = FaultTuiApp(str(SAMPLE))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await wait_for_main(pilot, app)
+        table = screen.query_one(DataTable)
+        for _ in range(100):
+            if "…" not in table_text(table):
+                break
+            await pilot.pause(0.05)
+        row = table.get_row("8165")
+        faults = len(screen.session.faults_by_tid[8165])
+        assert row[:3] == ["8165", "faultload", f"{faults:,}"]
+        assert row[3].endswith("µs") and row[4].endswith("µs")
+
+
+@run_async
+async def test_an_empty_selection_keeps_every_key_working() -> None:
+    app = FaultTuiApp(str(SAMPLE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await wait_for_main(pilot, app)
+        await pilot.click("#thread-filter")
+        await press(pilot, *"nosuchthread", "escape")
+        view = screen.query_one(TimelineView)
+        assert screen.query_one(DataTable).row_count == 0 and not view.lanes
+        assert "no thread" in status(screen)
+        await press(pilot, "w", "s", "a", "d", "j", "k", "g", "G", "n", "N", "f", "m", "m",
+                    "o", "l", "l", "left", "right", "up", "down", "plus", "minus")
+        assert "no thread" in status(screen)
+        await press(pilot, "c")  # a contention of a filtered-out thread: said, not selected
+        await press(pilot, "slash", *"8165", "enter")
+        assert not view.lanes
+        await pilot.resize_terminal(30, 10)
+        await pilot.pause()
+
+
+@run_async
+async def test_80x24_keeps_every_pane_readable() -> None:
+    app = FaultTuiApp(str(SAMPLE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await wait_for_main(pilot, app)
+        view = screen.query_one(TimelineView)
+        threads = screen.query_one("#threads")
+        detail_pane = screen.query_one("#detail")
+        assert view.size.height >= 5 and view.data_columns >= 40
+        assert threads.outer_size.width >= 49 and detail_pane.outer_size.width >= 30
+        rendered = [view.render_line(y).text for y in range(view.size.height)]
+        assert rendered[0].startswith(" time") and "mmap_lock" in rendered[1]
+        assert any(line.startswith(">8165") for line in rendered)
+        assert "cursor +" in status(screen) and "tid 8165" in status(screen)
+        assert "fault #" in detail(screen)
+
+
+@run_async
+async def test_p_opens_the_picker_and_escape_cancels_it() -> None:
+    app = FaultTuiApp(str(SAMPLE))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await wait_for_main(pilot, app)
+        await press(pilot, "p")
+        assert isinstance(app.screen, PolicyPicker)
+        assert app.screen.query_one("#policy-list").selected == ["retry-vma"]
+        await press(pilot, "escape")
+        assert app.screen is screen

@@ -9,7 +9,10 @@ from array import array
 from pathlib import Path
 
 from faulttui.cli.open_cmd import sample_trace_path
-from faulttui.model.timeline import LockHold, SpanState, ThreadLane
+from faulttui.model.metrics import compute_metrics
+from faulttui.model.timeline import Fault, LockHold, SpanState, ThreadLane, Timeline, Vma
+from faulttui.tui.detail import ReplayedFault, describe_replayed, describe_span
+from faulttui.tui.histograms import bar
 from faulttui.tui.lanes import (
     NO_STATE,
     STATE_OF_RANK,
@@ -19,11 +22,12 @@ from faulttui.tui.lanes import (
     lock_occupancy,
 )
 from faulttui.tui.replays import delta_text
-from faulttui.tui.search import parse_address
-from faulttui.tui.session import ThreadRow
+from faulttui.tui.search import SearchHit, parse_address, search
+from faulttui.tui.session import ThreadRow, placeholder_rows, thread_rows
 from faulttui.tui.source_lines import TraceLineReader, is_text_trace
 from faulttui.tui.status import status_line
 from faulttui.tui.thread_list import visible_rows
+from faulttui.tui.timeline_index import TimelineIndex
 from faulttui.tui.timeline_rows import TimeWindow
 from faulttui.tui.timescale import format_duration, nice_step, ruler_ticks
 
@@ -67,9 +71,14 @@ def test_lock_occupancy_counts_writers_readers_and_waiters() -> None:
         LockHold("other", 4, True, request_ns=0, acquired_ns=0, released_ns=500),
     ]
     lock = lock_occupancy(holds, "mm")
-    assert column_maxima(lock.times, lock.writers, 0, 50, 4) == [1, 1, 0, 0]
-    assert column_maxima(lock.times, lock.readers, 0, 50, 4) == [0, 0, 2, 0]
-    assert column_maxima(lock.times, lock.waiters, 0, 50, 4) == [2, 2, 0, 0]
+    assert column_maxima(*lock.writers, 0, 50, 4) == [1, 1, 0, 0]
+    assert column_maxima(*lock.readers, 0, 50, 4) == [0, 0, 2, 0]
+    assert column_maxima(*lock.waiters, 0, 50, 4) == [2, 2, 0, 0]
+    # a hand-over at one instant never shows both holders
+    hand_over = lock_occupancy([LockHold("mm", 1, True, 0, 0, 100),
+                                LockHold("mm", 2, True, 50, 100, 200)], "mm")
+    assert column_maxima(*hand_over.writers, 0, 100, 2) == [1, 1]
+    assert column_maxima(*hand_over.waiters, 0, 100, 2) == [1, 0]
 
 
 def test_ruler_units_follow_the_zoom() -> None:
@@ -157,3 +166,62 @@ def test_a_lock_wait_counts_more_than_its_time() -> None:
     got = states(column_ranks(thread.span_starts, thread.span_ends, importance_ranks(thread),
                               0, 100, 1))
     assert got == [SpanState.WAIT_MMAP_READ]
+
+
+def timeline_with_vmas() -> Timeline:
+    lanes = (lane([(0, 50, SpanState.USER), (50, 80, SpanState.IO_WAIT)]),)
+    faults = (Fault(0, 1, "mm", 10, 20, 0x1000, vma_id=3),
+              Fault(1, 1, "mm", 30, 40, 0x7000, vma_id=4),
+              Fault(2, 1, "mm", 60, 70, 0x7010, vma_id=4))
+    vmas = (Vma(3, "mm", 0x1000, 0x2000, "anon"),
+            Vma(4, "mm", 0x7000, 0x8000, "file", "/usr/lib/libc.so.6"))
+    return Timeline("recording", 0, 100, lanes, faults, (), vmas=vmas)
+
+
+def test_search_by_tid_comm_address_vma_id_and_mapped_file() -> None:
+    index = TimelineIndex(timeline_with_vmas())
+    assert search(index, "1", [1]) == SearchHit(1)
+    assert search(index, "T", [1]) == SearchHit(1)  # comm, any case
+    assert search(index, "0x7010", [1]) == SearchHit(1, index.timeline.faults[2])
+    assert search(index, "vma 4", [1]) == SearchHit(1, index.timeline.faults[1])
+    assert search(index, "vma:3", [1]) == SearchHit(1, index.timeline.faults[0])
+    assert search(index, "libc", [1]) == SearchHit(1, index.timeline.faults[1])
+    assert search(index, "vma 9", [1]) is None
+    assert search(index, "nothing", [1]) is None
+
+
+def test_timeline_index_builds_nothing_until_asked() -> None:
+    index = TimelineIndex(timeline_with_vmas())
+    assert "faults_by_tid" not in vars(index) and "mm_by_tid" not in vars(index)
+    assert [fault.fault_id for fault in index.faults_by_tid[1]] == [0, 1, 2]
+    assert index.lock_mm(1, None) == "mm" and index.comm(1) == "t" and index.comm(9) == ""
+    index.warm()
+    assert {"fault_by_id", "contentions", "mms_by_activity", "slowest_fault"} <= set(vars(index))
+
+
+def test_describe_span_names_the_state_under_the_cursor() -> None:
+    one = lane([(0, 50, SpanState.USER), (50, 80, SpanState.IO_WAIT)])
+    text = describe_span(one, 60, 0, "recording").plain
+    assert text.startswith("recording: tid 1 t at +60 ns: ")
+    assert f"{SpanState.IO_WAIT.label} from +50 ns for 30 ns" in text
+    assert "no event here" in describe_span(one, 90, 0).plain
+
+
+def test_describe_replayed_compares_latency_with_the_recording() -> None:
+    recorded = Fault(5, 1, "mm", 100, 300, 0x1000)
+    faster = recorded._replace(end_ns=200)
+    text = describe_replayed(recorded, ReplayedFault("retry-vma", faster, 0)).plain
+    assert "replayed under retry-vma" in text and "latency 100 ns (-50% vs recorded)" in text
+    assert "not replayed" in describe_replayed(recorded, ReplayedFault("stock", None, 0)).plain
+
+
+def test_histogram_bars_share_one_scale_per_distribution() -> None:
+    assert bar(0, 10) == "·" and bar(10, 10) == "█" and bar(1, 10) == "▁" and bar(5, 10) == "▄"
+    assert bar(1, 0) == "·"
+
+
+def test_thread_rows_before_and_after_the_metrics() -> None:
+    timeline = timeline_with_vmas()
+    assert placeholder_rows(timeline) == (ThreadRow(1, "t"),)
+    (row,) = thread_rows(timeline, compute_metrics(timeline))
+    assert (row.faults, row.fault_p99_ns) == (3, 10)

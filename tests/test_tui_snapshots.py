@@ -1,4 +1,5 @@
-"""SVG snapshots of the TUI (pytest-textual-snapshot): main screen, detail pane, help.
+"""SVG snapshots of the TUI (pytest-textual-snapshot): main screen, detail pane, help, and the
+compare view with its metrics, histograms and detail pane.
 
 Regenerate after an intended visual change with `pytest tests/test_tui_snapshots.py
 --snapshot-update` and review the SVGs in tests/__snapshots__/.
@@ -14,7 +15,9 @@ import pytest
 from textual.pilot import Pilot
 
 from faulttui.tui.app import FaultTuiApp
+from faulttui.tui.compare import CompareScreen
 from faulttui.tui.main_screen import MainScreen
+from faulttui.tui.thread_list import ThreadList
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_traces" / "cold-8t-writer.txt.xz"
 
@@ -29,10 +32,11 @@ def snapshot_environment(shared_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FAULTTUI_CACHE_DIR", str(shared_cache_dir))
 
 
-def after_loading(*keys: str, settle_s: float = 0.0) -> Callable[[Pilot[None]], Any]:
+def after_loading(*keys: str, settle_s: float = 0.5) -> Callable[[Pilot[None]], Any]:
     async def run_before(pilot: Pilot[None]) -> None:
-        for _ in range(600):
-            if isinstance(pilot.app.screen, MainScreen):
+        for _ in range(600):  # the main screen, with the thread list's numbers
+            screen = pilot.app.screen
+            if isinstance(screen, MainScreen) and screen.query_one(ThreadList).rows[0].faults >= 0:
                 break
             await pilot.pause(0.05)
         await pilot.pause()
@@ -56,9 +60,36 @@ def test_main_screen_80x24(snap_compare: Any) -> None:
 
 def test_detail_pane(snap_compare: Any) -> None:
     assert snap_compare(FaultTuiApp(str(SAMPLE)), terminal_size=(120, 40),
-                        run_before=after_loading("j", "j", "n", "n", "f", settle_s=0.5))
+                        run_before=after_loading("j", "j", "n", "n", "f"))
 
 
 def test_help_screen(snap_compare: Any) -> None:
     assert snap_compare(FaultTuiApp(str(SAMPLE)), terminal_size=(120, 40),
                         run_before=after_loading("question_mark"))
+
+
+def after_replaying(*keys: str) -> Callable[[Pilot[None]], Any]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        for _ in range(1200):
+            screen = pilot.app.screen
+            if isinstance(screen, CompareScreen) and screen.runs:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause(0.5)  # the detail pane reads the raw trace lines
+        await pilot.pause()
+
+    return run_before
+
+
+def compare_app() -> FaultTuiApp:
+    return FaultTuiApp(str(SAMPLE), compare_policies=["retry-vma"], replay_params={"seed": 1})
+
+
+def test_compare_view(snap_compare: Any) -> None:
+    assert snap_compare(compare_app(), terminal_size=(120, 40), run_before=after_replaying())
+
+
+def test_compare_view_80x24_detail(snap_compare: Any) -> None:
+    assert snap_compare(compare_app(), terminal_size=(80, 24), run_before=after_replaying("n"))

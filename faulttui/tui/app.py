@@ -15,9 +15,10 @@ from faulttui.tui.loading import LoadingScreen
 from faulttui.tui.main_screen import MainScreen
 from faulttui.tui.messages import LoadFailed, LoadFinished
 from faulttui.tui.session import TraceSession
+from faulttui.tui.timeline_screen import TimelineScreen
 from replay import ReplayParams
 
-# (title, help, action on the main screen) for the command palette
+# (title, help, action) for the command palette, offered on the screens that have the action
 PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Zoom in", "Halve the time per column around the cursor", "zoom(-1)"),
     ("Zoom out", "Double the time per column", "zoom(1)"),
@@ -33,9 +34,13 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Set marker", "Set marker A, then B", "marker"),
     ("Sort threads", "Sort the thread list by the next column", "sort"),
     ("Lock lane mm", "Show the next address space's mmap_lock in the lock lane", "cycle_lock"),
-    ("Search", "Find a tid, comm or fault address", "search"),
+    ("Search", "Find a tid, comm, fault address or VMA", "search"),
     ("Keys", "Show the key help", "help"),
     ("Compare policies", "Replay under other policies and compare", "compare"),
+    ("Next policy", "Compare view: show the next replayed policy", "next_replay"),
+    ("Switch pane", "Compare view: make the other pane the active one", "switch_pane"),
+    ("Metrics or detail", "Compare view, narrow terminal: show the metrics or the detail",
+     "toggle_lower"),
 )
 
 
@@ -75,12 +80,13 @@ class FaultTuiApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if isinstance(screen, MainScreen):
+        if isinstance(screen, TimelineScreen):  # the main screen or the compare view
             for title, help_text, action in PALETTE_ACTIONS:
-                yield SystemCommand(title, help_text, _runner(screen, action))
+                if hasattr(screen, f"action_{action.split('(')[0]}"):
+                    yield SystemCommand(title, help_text, _runner(screen, action))
 
 
-def _runner(screen: MainScreen, action: str) -> Callable[[], Awaitable[None]]:
+def _runner(screen: TimelineScreen, action: str) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         await screen.run_action(action)
     return run

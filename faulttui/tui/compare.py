@@ -1,153 +1,114 @@
-"""The compare view: the recording and a replay stacked on one time axis, plus a metrics
-table (recording and every replayed policy, with deltas). `p` on the main screen opens it."""
+"""The compare view: the recording and a replay stacked on one time axis and cursor (the same
+thread in the same row), the metrics table (recording and every replayed policy, with deltas)
+and the detail pane (the selected fault as recorded and as each replay ran it).
+
+The recording pane works while the replays run in a worker. The pane last clicked (or picked
+with tab) is the active one: n/N, c/C and `/` look for faults in its timeline.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Label, SelectionList, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from faulttui.errors import FaultTuiError
-from faulttui.model.timeline import Timeline
-from faulttui.tui.keys import TIMELINE_NAVIGATION
-from faulttui.tui.lanes import LockOccupancy, lock_occupancy, mm_by_tid
-from faulttui.tui.messages import PROGRESS_INTERVAL_S
-from faulttui.tui.replays import (
-    ReplayRun,
-    delta_text,
-    metric_rows,
-    policy_catalogue,
-    replay_params,
-    run_replays,
-)
+from faulttui.model.timeline import Fault
+from faulttui.tui.detail import FaultDetail, ReplayedFault, describe_span
+from faulttui.tui.help import COMPARE_KEY_HELP
+from faulttui.tui.histograms import Histograms
+from faulttui.tui.lanes import LockOccupancy
+from faulttui.tui.messages import ReplayProgressed, ReplaysFailed, ReplaysFinished
+from faulttui.tui.metrics_table import MetricsTable
+from faulttui.tui.replay_worker import replay_reporting
+from faulttui.tui.replays import ReplayRun
+from faulttui.tui.replays import replay_params as make_replay_params
+from faulttui.tui.search_box import SearchBox
 from faulttui.tui.session import TraceSession
+from faulttui.tui.status import status_line
+from faulttui.tui.timeline_index import TimelineIndex
+from faulttui.tui.timeline_screen import TimelineScreen
 from faulttui.tui.timeline_view import TimelineView
-from faulttui.tui.timescale import format_duration
 from replay import ReplayParams
 
-
-class PolicyPicker(ModalScreen[list[str] | None]):
-    """Choose the policies to replay (space toggles, Enter or the button confirms)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="picker-box"):
-            yield Label("Replay the recording under (space toggles):")
-            yield SelectionList[str](
-                *((f"{policy_id:<20} {summary}", policy_id, policy_id == "retry-vma")
-                  for policy_id, summary in policy_catalogue()), id="policy-list")
-            yield Button("Compare", variant="primary", id="compare-button")
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#compare-button")
-    def _confirm(self) -> None:
-        chosen = list(self.query_one(SelectionList).selected)
-        if not chosen:
-            self.notify("pick at least one policy", severity="warning")
-            return
-        self.dismiss(chosen)
+PANE_IDS = ("recording-view", "replay-view")
 
 
-@dataclass
-class ReplayProgressed(Message):
-    policy_id: str
-    done: int
-    total: int
-
-
-@dataclass
-class ReplaysFinished(Message):
-    runs: list[ReplayRun]
-
-
-@dataclass
-class ReplaysFailed(Message):
-    error: BaseException
-
-
-class ReplayCancelled(Exception):
-    """Raised in the replay worker when the user left the compare view."""
-
-
-class CompareScreen(Screen[None]):
+class CompareScreen(TimelineScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        *TIMELINE_NAVIGATION,
-        Binding("g", "goto(0)", "Start", show=False),
-        Binding("G", "goto(1)", "End", show=False),
+        Binding("f", "zoom_fault", "Fit fault", show=False),  # the footer is full: in ? help
+        Binding("c", "contention(1)", "Contention", show=False),
+        Binding("m", "marker", "Marker", show=False),
+        Binding("tab", "switch_pane", "Switch pane", show=False, priority=True),
         Binding("v", "next_replay", "Next policy"),
+        Binding("t", "toggle_lower", "Metrics/detail", show=False),
         Binding("escape", "back", "Back"),
         Binding("q", "back", "Back", show=False),
     ]
+    KEY_HELP = COMPARE_KEY_HELP
+    # narrower than this, the metrics table and the detail pane take turns (t switches)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (typed by textual)
 
     def __init__(self, session: TraceSession, policies: Sequence[str],
                  params: ReplayParams | Mapping[str, Any] | None = None, *,
-                 selected_tid: int | None = None, cursor_ns: int | None = None) -> None:
+                 selected_tid: int | None = None, cursor_ns: int | None = None,
+                 selected_fault: Fault | None = None) -> None:
         super().__init__()
         self.session = session
         self.policies = tuple(policies)
-        self.params = replay_params(params)
-        self.runs: list[ReplayRun] = []
-        self.shown_replay = 0
+        self.params = make_replay_params(params)
+        self.runs: list[ReplayRun] = []  # the recording first
+        self.indexes: list[TimelineIndex] = [session]  # one per run
+        self.shown_replay = 0  # which replay the lower pane shows
+        self.active = 0  # the active pane: 0 the recording, 1 the replay
         timeline = session.timeline
-        slowest = max(timeline.faults, key=lambda fault: fault.latency_ns, default=None)
-        # the thread and time the user was looking at, else the slowest fault's
+        # the thread, fault and time the user was looking at, else the slowest fault's
+        fault = session.slowest_fault if selected_tid is None else selected_fault
+        self.selected_fault = fault
         self.selected_tid = (selected_tid if selected_tid is not None
-                             else slowest.tid if slowest is not None
+                             else fault.tid if fault is not None
                              else timeline.threads[0].tid if timeline.threads else None)
         self.initial_cursor_ns = (cursor_ns if cursor_ns is not None
-                                  else slowest.start_ns if slowest is not None
+                                  else fault.start_ns if fault is not None
                                   else timeline.start_ns)
-        self._locks: dict[tuple[str, str], LockOccupancy] = {}
+        self.visible_tids = tuple(lane.tid for lane in timeline.threads)
 
     def compose(self) -> ComposeResult:
         timeline = self.session.timeline
         yield Static(f"replaying under {', '.join(self.policies)}...", id="compare-status")
-        yield Static("recording", classes="compare-title", id="recording-title")
-        yield TimelineView(timeline.start_ns, timeline.end_ns, id="recording-view")
+        yield Static("", classes="compare-title", id="recording-title")
+        yield TimelineView(timeline.start_ns, timeline.end_ns, id=PANE_IDS[0])
         yield Static("", classes="compare-title", id="replay-title")
-        yield TimelineView(timeline.start_ns, timeline.end_ns, id="replay-view")
-        table: DataTable[str] = DataTable(id="metrics-table", zebra_stripes=True)
-        yield table
+        yield TimelineView(timeline.start_ns, timeline.end_ns, id=PANE_IDS[1])
+        with Horizontal(id="compare-lower"):
+            with Vertical(id="compare-numbers"):
+                yield MetricsTable(id="metrics-table")
+                yield Histograms("", id="histograms")
+            yield FaultDetail(self.session.recording.path, self.session.text_source,
+                              timeline.start_ns, id="compare-detail")
+        yield SearchBox(id="compare-search")
         yield Footer()
 
     def on_mount(self) -> None:
+        view = self.timeline_view
+        view.cursor_ns = view.clamp(self.initial_cursor_ns)
+        self._views()[0].focus()
+        self._refresh_panes()
         self.run_policies()
+
+    # -- the replays ----------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def run_policies(self) -> None:
         worker = get_current_worker()
-        last_post = 0.0
-
-        def progress(policy_id: str, done: int, total: int) -> None:
-            nonlocal last_post
-            if worker.is_cancelled:
-                raise ReplayCancelled()
-            now = time.monotonic()
-            if now - last_post >= PROGRESS_INTERVAL_S:
-                last_post = now
-                self.post_message(ReplayProgressed(policy_id, done, total))
-
-        try:
-            runs = run_replays(self.session.recording, self.policies, self.params, progress)
-        except ReplayCancelled:
-            return
-        except Exception as error:  # shown on the screen; a bug is re-raised after exit
-            self.post_message(ReplaysFailed(error))
-            return
-        self.post_message(ReplaysFinished(runs))
+        replay_reporting(self.session.recording, self.policies, self.params, self.post_message,
+                         lambda: worker.is_cancelled)
 
     def on_replay_progressed(self, message: ReplayProgressed) -> None:
         percent = 100 * message.done // message.total if message.total else 100
@@ -164,130 +125,168 @@ class CompareScreen(Screen[None]):
                 failure_holder(message.error)
 
     def on_replays_finished(self, message: ReplaysFinished) -> None:
-        self.runs = message.runs  # the recording first
+        self.runs = message.runs
+        self.indexes = [self.session, *(TimelineIndex(run.timeline) for run in self.runs[1:])]
         start = min(run.timeline.start_ns for run in self.runs)
-        end = max(run.timeline.end_ns for run in self.runs)
-        views = self._views()
-        for view in views:
-            view.origin_ns, view.end_ns = start, max(end, start + 1)
-            view.set_view(0, view.fit_ns_per_column())
-            view.cursor_ns = view.clamp(self.initial_cursor_ns)
-        self._fill_table()
+        end = max(max(run.timeline.end_ns for run in self.runs), start + 1)
+        lead = self.timeline_view
+        window, whole_trace = lead.window, lead.window.ns_per_column >= lead.fit_ns_per_column()
+        for view in self._views():
+            view.origin_ns, view.end_ns = start, end
+        if whole_trace:  # still the first look: fit every timeline
+            lead.set_view(0, lead.fit_ns_per_column())
+        else:  # the user zoomed in while the replays ran: keep that view
+            lead.set_view((window.start_ns - start) // window.ns_per_column, window.ns_per_column)
+        self.query_one(FaultDetail).origin_ns = start
+        self.query_one(MetricsTable).show(self.runs)
+        self.query_one(Histograms).show(self.runs)
         self._show_replay(0)
 
-    def _views(self) -> tuple[TimelineView, TimelineView]:
-        return (self.query_one("#recording-view", TimelineView),
-                self.query_one("#replay-view", TimelineView))
+    # -- what the panes show --------------------------------------------------------------
 
-    def _fill_table(self) -> None:
-        table: DataTable[str] = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_column("metric")
-        table.add_column("recording")
-        for run in self.runs[1:]:
-            table.add_column(run.name)
-            table.add_column("Δ")
-        for row in metric_rows(self.runs):
-            cells = [row.label, _value(row.values[0], row.is_time)]
-            for value in row.values[1:]:
-                cells += [_value(value, row.is_time), delta_text(row.values[0], value)]
-            table.add_row(*cells)
+    def _views(self) -> tuple[TimelineView, TimelineView]:
+        return (self.query_one(f"#{PANE_IDS[0]}", TimelineView),
+                self.query_one(f"#{PANE_IDS[1]}", TimelineView))
+
+    @property
+    def timeline_view(self) -> TimelineView:
+        return self._views()[0]
+
+    def _run_of_pane(self, pane: int) -> int | None:
+        """The run a pane shows: 0 the recording, else 1 + the shown replay (if ready)."""
+        if pane == 0:
+            return 0
+        return 1 + self.shown_replay if len(self.runs) > 1 else None
+
+    @property
+    def active_index(self) -> TimelineIndex:
+        run = self._run_of_pane(self.active)
+        return self.indexes[run if run is not None else 0]
+
+    def _version(self, run: int, fault: Fault | None) -> Fault | None:
+        """`fault` as run `run` saw it (replayed faults keep the recording's fault id)."""
+        if fault is None:
+            return None
+        return self.indexes[run].fault_by_id.get(fault.fault_id)
+
+    def _lock(self, run: int, fault: Fault | None) -> LockOccupancy | None:
+        index = self.indexes[run]
+        return self.lock_for(index.timeline, index.lock_mm(self.selected_tid, fault))
+
+    def _refresh_panes(self) -> None:
+        """Both panes show the same threads, time axis, cursor, thread and fault."""
+        lead, follower = self._views()
+        row = (self.visible_tids.index(self.selected_tid)
+               if self.selected_tid in self.visible_tids else 0)
+        recorded = self._version(0, self.selected_fault)
+        for pane, view in enumerate((lead, follower)):
+            run = self._run_of_pane(pane)
+            if run is None:
+                continue
+            view.set_lanes(self.indexes[run].aligned_lanes(self.visible_tids, self.session), row)
+            view.selected_fault = self._version(run, self.selected_fault)
+            view.set_lock(self._lock(run, view.selected_fault))
+        follower.copy_view_from(lead)
+        self._align_rows()
+        lead.refresh()
+        self._show_titles()
+        self._show_detail(recorded)
+        self._show_status(recorded)
+
+    def _align_rows(self) -> None:
+        """Scroll both panes alike, so the selected row shows in both (forced: a view whose
+        lanes just arrived has no scrollbar until its next layout)."""
+        views = self._views()
+        top = max(view.scroll_y for view in views)
+        for view in views:
+            view.scroll_to(y=top, animate=False, immediate=True, force=True)
+
+    def _show_titles(self) -> None:
+        names = ["recording  (tab: switch pane)",
+                 f"replay: {self.runs[1 + self.shown_replay].name}  (v: next policy, t: metrics/detail)"
+                 if len(self.runs) > 1 else "replay: running..."]
+        for pane, title_id in enumerate(("#recording-title", "#replay-title")):
+            marker = "▶ " if pane == self.active else "  "
+            self.query_one(title_id, Static).update(marker + names[pane], layout=False)
+
+    def _show_detail(self, recorded: Fault | None) -> None:
+        detail = self.query_one(FaultDetail)
+        if recorded is not None:
+            replayed = [ReplayedFault(run.name, self._version(number, recorded), detail.origin_ns)
+                        for number, run in enumerate(self.runs[1:], start=1)]
+            detail.show_fault(recorded, self.session.comm(recorded.tid), replayed)
+            return
+        context = None
+        if self.selected_tid is not None:
+            cursor = self.timeline_view.cursor_ns
+            for pane, view in enumerate(self._views()):
+                run = self._run_of_pane(pane)
+                if run is not None and view.lanes:
+                    name = self.runs[run].name if self.runs else "recording"
+                    span = describe_span(view.lanes[view.selected_index], cursor,
+                                         detail.origin_ns, name)
+                    context = span if context is None else context.append_text(span)
+        detail.show_fault(None, context=context)
+
+    def _show_status(self, recorded: Fault | None) -> None:
+        if len(self.runs) < 2:
+            return  # the replay worker's progress is shown instead
+        view = self.timeline_view
+        thread = f"tid {self.selected_tid} {self.session.comm(self.selected_tid)}"
+        line = status_line(view.window, view.cursor_ns, view.marker_a_ns, view.marker_b_ns,
+                           thread, recorded, max(20, self.size.width - 30))
+        self.query_one("#compare-status", Static).update(
+            f"{line} │ recording vs {self.runs[1 + self.shown_replay].name}", layout=False)
 
     def _show_replay(self, index: int) -> None:
         if len(self.runs) < 2:
             return
         self.shown_replay = index % (len(self.runs) - 1)
-        run = self.runs[1 + self.shown_replay]
-        self.query_one("#replay-title", Static).update(
-            f"replay: {run.name}  (v: next policy)", layout=False)
-        self._sync()
+        self._remap_selection()
 
-    def _lanes(self, timeline: Timeline) -> list[Any]:
-        by_tid = {lane.tid: lane for lane in timeline.threads}
-        return [by_tid[lane.tid] for lane in self.session.timeline.threads if lane.tid in by_tid]
+    def _remap_selection(self) -> None:
+        """The active timeline changed: select its version of the selected fault."""
+        if self.selected_fault is not None:
+            self.selected_fault = (self.active_index.fault_by_id.get(self.selected_fault.fault_id)
+                                   or self.selected_fault)
+        self._refresh_panes()
 
-    def _lock(self, timeline: Timeline) -> LockOccupancy | None:
-        if self.selected_tid is None:
-            return None
-        mm = mm_by_tid(timeline).get(self.selected_tid)
-        if mm is None:
-            return None
-        key = (timeline.name, mm)
-        if key not in self._locks:
-            self._locks[key] = lock_occupancy(timeline.mmap_lock_holds, mm)
-        return self._locks[key]
+    def _pane_clicked(self, view: TimelineView) -> None:
+        pane = PANE_IDS.index(view.id or PANE_IDS[0])
+        if pane != self.active and self._run_of_pane(pane) is not None:
+            self.active = pane
+            self._remap_selection()
 
-    def _sync(self) -> None:
-        """Both views show the same threads, time axis, cursor and selected thread."""
-        if len(self.runs) < 2:
-            return
-        recording_view, replay_view = self._views()
-        for view, run in ((recording_view, self.runs[0]),
-                          (replay_view, self.runs[1 + self.shown_replay])):
-            lanes = self._lanes(run.timeline)
-            tids = [lane.tid for lane in lanes]
-            index = tids.index(self.selected_tid) if self.selected_tid in tids else 0
-            view.set_lanes(lanes, index)
-            view.set_lock(self._lock(run.timeline))
-        replay_view.copy_view_from(recording_view)
-        recording_view.refresh()
-        window = recording_view.window
-        self.query_one("#compare-status", Static).update(
-            f"cursor +{format_duration(recording_view.cursor_ns - recording_view.origin_ns)} │ "
-            f"{format_duration(window.ns_per_column)}/col │ tid {self.selected_tid} │ "
-            f"recording vs {self.runs[1 + self.shown_replay].name}", layout=False)
+    def select(self, tid: int | None, fault: Fault | None = None,
+               cursor_ns: int | None = None) -> None:
+        if fault is not None and fault is not self.selected_fault:
+            self._show_lower("detail")  # only matters where the two take turns
+        super().select(tid, fault, cursor_ns)
 
-    # -- actions: applied to the recording's view, then mirrored -------------------------
+    def _show_lower(self, which: str) -> None:
+        lower = self.query_one("#compare-lower")
+        lower.set_class(which == "detail", "-show-detail")
 
-    def action_zoom(self, direction: int) -> None:
-        self._views()[0].zoom(direction)
-        self._sync()
+    def focus_timeline(self) -> None:
+        self._views()[self.active].focus()
 
-    def action_pan(self, direction: int) -> None:
-        self._views()[0].pan(direction)
-        self._sync()
-
-    def action_goto(self, to_end: int) -> None:
-        view = self._views()[0]
-        view.cursor_ns = view.end_ns - 1 if to_end else view.origin_ns
-        view.ensure_visible(view.cursor_ns)
-        self._sync()
-
-    def action_lane(self, delta: int) -> None:
-        tids = [lane.tid for lane in self._views()[0].lanes]
-        if not tids:
-            return
-        index = tids.index(self.selected_tid) if self.selected_tid in tids else 0
-        self.selected_tid = tids[min(max(index + delta, 0), len(tids) - 1)]
-        self._sync()
+    # -- actions ------------------------------------------------------------------------
 
     def action_next_replay(self) -> None:
         self._show_replay(self.shown_replay + 1)
 
+    def action_switch_pane(self) -> None:
+        if self._run_of_pane(1 - self.active) is None:
+            self.notify("the replay is still running", severity="warning")
+            return
+        self.active = 1 - self.active
+        self.focus_timeline()
+        self._remap_selection()
+
+    def action_toggle_lower(self) -> None:
+        lower = self.query_one("#compare-lower")
+        self._show_lower("metrics" if lower.has_class("-show-detail") else "detail")
+
     def action_back(self) -> None:
         self.workers.cancel_all()
         self.app.pop_screen()
-
-    @on(TimelineView.PanStep)
-    def _pan_step(self, message: TimelineView.PanStep) -> None:
-        self.action_pan(message.direction)
-
-    @on(TimelineView.LaneStep)
-    def _lane_step(self, message: TimelineView.LaneStep) -> None:
-        self.action_lane(message.delta)
-
-    @on(TimelineView.CursorStep)
-    def _cursor_step(self, message: TimelineView.CursorStep) -> None:
-        self._views()[0].step_cursor(message.columns)
-        self._sync()
-
-    @on(TimelineView.Clicked)
-    def _clicked(self, message: TimelineView.Clicked) -> None:
-        self._views()[0].cursor_ns = message.time_ns
-        if message.tid is not None:
-            self.selected_tid = message.tid
-        self._sync()
-
-
-def _value(value: int, is_time: bool) -> str:
-    return format_duration(value) if is_time else f"{value:,}"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import lzma
 import threading
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
@@ -13,8 +16,9 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from faulttui.errors import FaultTuiError
-from faulttui.model.timeline import Fault
+from faulttui.model.timeline import Fault, SpanState, ThreadLane
 from faulttui.tui.messages import SourceLinesRead
+from faulttui.tui.replays import delta_text
 from faulttui.tui.source_lines import TraceLineReader
 from faulttui.tui.timescale import format_duration
 
@@ -29,9 +33,15 @@ def describe_fault(fault: Fault, origin_ns: int, comm: str) -> Text:
     text.append(f"  tid {fault.tid} {comm}  address ")
     text.append(f"{fault.address:#x}", style="bold")
     text.append(f"  vma {fault.vma_id if fault.vma_id >= 0 else '?'}\n")
+    return text.append_text(describe_fault_body(fault, origin_ns))
+
+
+def describe_fault_body(fault: Fault, origin_ns: int, latency_note: str = "") -> Text:
+    """When, how long, each attempt and its lock, I/O, retry and refault (pure)."""
+    text = Text()
     text.append(f"start +{format_duration(fault.start_ns - origin_ns)}  latency ")
     text.append(format_duration(fault.latency_ns), style="bold")
-    text.append(f"  on cpu {format_duration(fault.cpu_ns)}"
+    text.append(f"{latency_note}  on cpu {format_duration(fault.cpu_ns)}"
                 f"  {'major' if fault.major else 'minor'}\n")
     text.append("attempts\n", style="underline")
     for number, attempt in enumerate(fault.attempts, start=1):
@@ -56,8 +66,45 @@ def describe_fault(fault: Fault, origin_ns: int, comm: str) -> Text:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayedFault:
+    """The selected fault as a replay saw it (replayed faults keep the recording's id)."""
+
+    policy: str
+    fault: Fault | None  # None: the replay did not run this fault
+    origin_ns: int
+
+
+def describe_replayed(recorded: Fault, replayed: ReplayedFault) -> Text:
+    """A replay's version of the fault, its latency against the recording's (pure)."""
+    text = Text()
+    text.append(f"replayed under {replayed.policy}\n", style="bold underline")
+    fault = replayed.fault
+    if fault is None:
+        return text.append("not replayed (not part of the workload)\n", style="italic")
+    note = f" ({delta_text(recorded.latency_ns, fault.latency_ns)} vs recorded)"
+    return text.append_text(describe_fault_body(fault, replayed.origin_ns, note))
+
+
+def describe_span(lane: ThreadLane, time_ns: int, origin_ns: int, name: str = "") -> Text:
+    """What the thread was doing at `time_ns`: the span under the cursor (pure)."""
+    text = Text()
+    if name:
+        text.append(f"{name}: ", style="bold")
+    text.append(f"tid {lane.tid} {lane.comm} at +{format_duration(time_ns - origin_ns)}: ")
+    index = bisect_right(lane.span_starts, time_ns) - 1
+    if index < 0 or lane.span_ends[index] <= time_ns:
+        return text.append("no event here\n", style="italic")
+    start, end = lane.span_starts[index], lane.span_ends[index]
+    text.append(SpanState(lane.span_states[index]).label, style="bold")
+    return text.append(f" from +{format_duration(start - origin_ns)} for "
+                       f"{format_duration(end - start)}\n")
+
+
 class FaultDetail(VerticalScroll):
-    """Shows one fault; reads its raw trace lines in a thread worker."""
+    """Shows one fault (and, in the compare view, how each replay ran it), or the spans
+    under the cursor when no fault is selected; reads the fault's raw trace lines in a
+    thread worker."""
 
     def __init__(self, trace_path: str, text_source: bool, origin_ns: int, *,
                  id: str | None = None) -> None:
@@ -67,6 +114,8 @@ class FaultDetail(VerticalScroll):
         self.origin_ns = origin_ns
         self.fault: Fault | None = None
         self.comm = ""
+        self.replayed: tuple[ReplayedFault, ...] = ()
+        self._span_context: Text | None = None
         self._reader = TraceLineReader(trace_path) if text_source else None
         self._reader_lock = threading.Lock()
         self._pending_read: Timer | None = None
@@ -84,19 +133,24 @@ class FaultDetail(VerticalScroll):
             with self._reader_lock:
                 self._reader.close()
 
-    def show_fault(self, fault: Fault | None, comm: str = "") -> None:
-        if fault is self.fault:
+    def show_fault(self, fault: Fault | None, comm: str = "",
+                   replayed: Sequence[ReplayedFault] = (), context: Text | None = None) -> None:
+        """Show `fault` (with its `replayed` versions), or with no fault the `context` (what
+        the selected thread does under the cursor) and a hint."""
+        replayed = tuple(replayed)
+        if fault is self.fault and (fault is not None or context == self._span_context) and (
+                [(run.policy, run.fault) for run in replayed]
+                == [(run.policy, run.fault) for run in self.replayed]):
             return
-        self.fault = fault
-        self.comm = comm
-        static = self.query_one("#detail-text", Static)
-        if fault is None:
-            static.update(self._placeholder())
-            return
-        text = describe_fault(fault, self.origin_ns, comm)
+        self.fault, self.comm, self.replayed, self._span_context = fault, comm, replayed, context
         if self._pending_read is not None:
             self._pending_read.stop()
             self._pending_read = None
+        static = self.query_one("#detail-text", Static)
+        if fault is None:
+            static.update(Text.assemble(context or "", self._placeholder()))
+            return
+        text = self._describe(fault)
         if self._reader is not None and fault.lines:
             text.append("trace lines: reading...\n", style="dim")
             # Read only once the selection rests: holding n must not queue a decompression
@@ -106,6 +160,12 @@ class FaultDetail(VerticalScroll):
             text.append(f"trace lines {fault.lines[0]}..{fault.lines[-1]} "
                         "(not a text trace)\n", style="dim")
         static.update(text)
+
+    def _describe(self, fault: Fault) -> Text:
+        text = describe_fault(fault, self.origin_ns, self.comm)
+        for run in self.replayed:
+            text.append_text(describe_replayed(fault, run))
+        return text
 
     @work(thread=True, exclusive=True, group="source-lines", exit_on_error=False)
     def read_lines(self, fault: Fault) -> None:
@@ -122,7 +182,7 @@ class FaultDetail(VerticalScroll):
         fault = self.fault
         if fault is None or fault.fault_id != message.fault_id:
             return
-        text = describe_fault(fault, self.origin_ns, self.comm)
+        text = self._describe(fault)
         if message.error:
             text.append(f"trace lines: {message.error}\n", style="bold red")
         else:

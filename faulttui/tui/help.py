@@ -42,7 +42,7 @@ KEY_HELP: tuple[tuple[str, str], ...] = (
     ("f", "zoom to the selected fault"),
     ("n / N", "next / previous fault of this thread"),
     ("c / C", "next / previous mmap_lock contention (an acquisition that waited)"),
-    ("/", "search: tid, comm or address (0x...)"),
+    ("/", "search: tid, comm, address (0x...), vma N or a mapped file's name"),
     ("m", "set marker A, then B (the status line shows B - A)"),
     ("o", "sort the thread list by the next column"),
     ("l", "lock lane: next mm's mmap_lock (busiest first), then the thread's again"),
@@ -51,6 +51,15 @@ KEY_HELP: tuple[tuple[str, str], ...] = (
     ("?", "this help"),
     ("ctrl+p", "command palette"),
     ("q", "quit"),
+)
+
+COMPARE_KEY_HELP: tuple[tuple[str, str], ...] = (
+    *KEY_HELP[:11],  # the timeline keys up to m
+    ("tab", "switch the active pane (n/N, c/C and / look in its timeline)"),
+    ("v", "show the next replayed policy in the lower pane"),
+    ("t", "narrow terminal: show the metrics or the detail pane"),
+    ("?", "this help"),
+    ("esc / q", "back to the main screen"),
 )
 
 
@@ -72,8 +81,8 @@ def help_text(bindings: Sequence[tuple[str, str]], no_color: bool) -> Text:
         text.append(f"  {keys:<14}", style="bold")
         text.append(f"{description}\n")
     text.append("\nMouse: click a lane to select the thread and the fault under the pointer; "
-                "the wheel scrolls the lanes, shift+wheel pans the time axis; click a column "
-                "header to sort.\n")
+                "the wheel scrolls the lanes, shift+wheel pans the time axis, ctrl+wheel zooms; "
+                "click a column header to sort.\n")
     text.append("Type in the filter box above the thread list to filter threads (and lanes). "
                 "Thread list: p99 lat = p99 fault latency, lock wait = total mmap_lock wait.\n\n")
     text.append("Lane glyphs (a column shows its most important state)\n", style="underline")
@@ -81,7 +90,8 @@ def help_text(bindings: Sequence[tuple[str, str]], no_color: bool) -> Text:
         text.append("  ")
         text.append(f" {GLYPHS[state]} ", style="" if no_color else STATE_COLOURS[state])
         text.append(f"  {state.label}\n")
-    text.append("\nThe lock rows show the selected thread's mm: W = a writer holds mmap_lock, "
+    text.append("\nThe lock rows show the selected fault's mm (else the thread's busiest one): "
+                "W = a writer holds mmap_lock, "
                 "a digit = readers holding it; the waiters row counts queued requests.\n")
     return text
 

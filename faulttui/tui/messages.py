@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from faulttui.tui.session import TraceSession
+from faulttui.tui.lanes import LockOccupancy
+from faulttui.tui.replays import ReplayRun
+from faulttui.tui.session import ThreadRow, TraceSession
 
 PROGRESS_INTERVAL_S = 0.05
 
@@ -29,7 +31,39 @@ class LoadFailed(Message):
 
 
 @dataclass
+class ThreadMetricsReady(Message):
+    """The thread list's numbers, computed after the first frame."""
+
+    rows: tuple[ThreadRow, ...]
+
+
+@dataclass
+class LockComputed(Message):
+    """One mm's mmap_lock occupancy in one timeline, computed in a worker."""
+
+    key: tuple[str, str]  # (timeline name, mm)
+    lock: LockOccupancy
+
+
+@dataclass
 class SourceLinesRead(Message):
     fault_id: int
     lines: dict[int, str]
     error: str = ""
+
+
+@dataclass
+class ReplayProgressed(Message):
+    policy_id: str
+    done: int
+    total: int
+
+
+@dataclass
+class ReplaysFinished(Message):
+    runs: list[ReplayRun]
+
+
+@dataclass
+class ReplaysFailed(Message):
+    error: BaseException

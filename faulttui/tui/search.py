@@ -1,15 +1,18 @@
-"""`/` search: a tid, a comm or a fault address -> the thread (and fault) to select (pure)."""
+"""`/` search: a tid, a comm, a fault address or a VMA -> the thread (and fault) to select
+(pure; no textual)."""
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from faulttui.model.timeline import Fault
-from faulttui.tui.session import TraceSession
+from faulttui.tui.timeline_index import TimelineIndex
 
 PAGE_SHIFT = 12
+_VMA_ID = re.compile(r"vma\s*[:#]?\s*(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +46,39 @@ def fault_at_address(faults: Sequence[Fault], address: int) -> Fault | None:
     return same_page
 
 
-def search(session: TraceSession, query: str, visible_tids: Sequence[int]) -> SearchHit | None:
+def vma_ids_matching(index: TimelineIndex, text: str) -> set[int]:
+    """VMAs named by id ('vma 12', as the detail pane prints them) or by file path."""
+    match = _VMA_ID.fullmatch(text)
+    if match is not None:
+        return {int(match.group(1))}
+    return {vma.vma_id for vma in index.timeline.vmas if vma.path and text in vma.path.lower()}
+
+
+def first_fault_in(faults: Sequence[Fault], vma_ids: set[int],
+                   visible_tids: Sequence[int]) -> Fault | None:
+    """The earliest fault in one of `vma_ids`, of a shown thread if there is one."""
+    shown = set(visible_tids)
+    hits = [fault for fault in faults if fault.vma_id in vma_ids]
+    return min(hits, key=lambda fault: (fault.tid not in shown, fault.start_ns), default=None)
+
+
+def search(index: TimelineIndex, query: str, visible_tids: Sequence[int]) -> SearchHit | None:
+    """In order: an address (0x...), a tid, 'vma N', a comm, a VMA's file path."""
     text = query.strip()
     if not text:
         return None
     address = parse_address(text)
     if address is not None:
-        fault = fault_at_address(session.timeline.faults, address)
+        fault = fault_at_address(index.timeline.faults, address)
         return SearchHit(fault.tid, fault) if fault is not None else None
-    if text.isdigit() and int(text) in session.lane_by_tid:
+    if text.isdigit() and int(text) in index.lane_by_tid:
         return SearchHit(int(text))
     wanted = text.lower()
-    shown = set(visible_tids)
-    ordered = [*visible_tids, *(tid for tid in session.lane_by_tid if tid not in shown)]
-    for tid in ordered:
-        if wanted in session.lane_by_tid[tid].comm.lower():
-            return SearchHit(tid)
-    return None
+    if _VMA_ID.fullmatch(wanted) is None:
+        shown = set(visible_tids)
+        ordered = [*visible_tids, *(tid for tid in index.lane_by_tid if tid not in shown)]
+        for tid in ordered:
+            if wanted in index.lane_by_tid[tid].comm.lower():
+                return SearchHit(tid)
+    fault = first_fault_in(index.timeline.faults, vma_ids_matching(index, wanted), visible_tids)
+    return SearchHit(fault.tid, fault) if fault is not None else None

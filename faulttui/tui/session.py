@@ -1,18 +1,22 @@
-"""What the TUI shows of one loaded trace: the recording, its metrics and lookup indexes.
+"""What the TUI shows of one loaded trace: the recording and its lookup indexes.
 
-Built once in the loading worker (off the UI thread); pure data, no textual. Metrics come
-from `compute_metrics` only: the TUI never computes a metric of its own.
+Pure data, no textual. Building a session costs nothing (indexes are built on first use,
+see TimelineIndex), so the first frame waits only for the load; the thread list's numbers
+come from `compute_metrics` (the TUI never computes a metric of its own), run in a worker
+after the first frame.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from faulttui.analysis.load import Recording
-from faulttui.model.metrics import Metrics, ThreadMetrics, compute_metrics
-from faulttui.model.timeline import Fault, LockHold, ThreadLane, Timeline
-from faulttui.tui.lanes import contended_holds, faults_by_tid, mm_by_tid
+from faulttui.model.metrics import Metrics, ThreadMetrics
+from faulttui.model.timeline import Timeline
+from faulttui.tui.timeline_index import TimelineIndex
+
+UNKNOWN = -1
+"""A thread-list number not computed yet (shown as '…')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,32 +25,34 @@ class ThreadRow:
 
     tid: int
     comm: str
-    faults: int
-    fault_p99_ns: int
-    mmap_lock_wait_ns: int
+    faults: int = UNKNOWN
+    fault_p99_ns: int = UNKNOWN
+    mmap_lock_wait_ns: int = UNKNOWN
 
 
-@dataclass(frozen=True, slots=True)
-class TraceSession:
-    recording: Recording
-    metrics: Metrics
-    faults_by_tid: dict[int, list[Fault]]
-    fault_by_id: dict[int, Fault]
-    contentions: list[LockHold]
-    mm_by_tid: dict[int, str]
-    thread_rows: tuple[ThreadRow, ...]
-    lane_by_tid: dict[int, ThreadLane]
-    mms_by_activity: tuple[str, ...]  # address spaces, most mmap_lock acquisitions first
-    text_source: bool  # raw trace lines can be shown
+class TraceSession(TimelineIndex):
+    """The recording with its indexes; `text_source`: its raw trace lines can be shown."""
 
-    @property
-    def timeline(self) -> Timeline:
-        return self.recording.timeline
+    def __init__(self, recording: Recording, text_source: bool) -> None:
+        super().__init__(recording.timeline)
+        self.recording = recording
+        self.text_source = text_source
 
 
 def build_session(recording: Recording, text_source: bool) -> TraceSession:
-    timeline = recording.timeline
-    metrics = compute_metrics(timeline)
+    """The session, with what the first frame shows (the slowest fault) found already (this
+    runs in the loading worker)."""
+    session = TraceSession(recording, text_source)
+    _ = session.slowest_fault
+    return session
+
+
+def placeholder_rows(timeline: Timeline) -> tuple[ThreadRow, ...]:
+    """The thread list before the metrics are known: tid and comm only."""
+    return tuple(ThreadRow(lane.tid, lane.comm) for lane in timeline.threads)
+
+
+def thread_rows(timeline: Timeline, metrics: Metrics) -> tuple[ThreadRow, ...]:
     by_tid: dict[int, ThreadMetrics] = {thread.tid: thread for thread in metrics.threads}
     rows = []
     for lane in timeline.threads:
@@ -57,16 +63,4 @@ def build_session(recording: Recording, text_source: bool) -> TraceSession:
             fault_p99_ns=thread.fault_latency.p99 if thread else 0,
             mmap_lock_wait_ns=thread.mmap_lock_wait_ns if thread else 0,
         ))
-    return TraceSession(
-        recording=recording,
-        metrics=metrics,
-        faults_by_tid=faults_by_tid(timeline.faults),
-        fault_by_id={fault.fault_id: fault for fault in timeline.faults},
-        contentions=contended_holds(timeline.mmap_lock_holds),
-        mm_by_tid=mm_by_tid(timeline),
-        thread_rows=tuple(rows),
-        lane_by_tid={lane.tid: lane for lane in timeline.threads},
-        mms_by_activity=tuple(mm for mm, _ in Counter(
-            hold.mm for hold in timeline.mmap_lock_holds).most_common()),
-        text_source=text_source,
-    )
+    return tuple(rows)

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input
 from textual.widgets.data_table import ColumnKey
 
-from faulttui.tui.session import ThreadRow
+from faulttui.tui.session import UNKNOWN, ThreadRow
 from faulttui.tui.timescale import format_duration
 
 # (sort key, column title): p99 lat = p99 fault latency, lock wait = total mmap_lock wait
@@ -86,10 +86,13 @@ class ThreadList(Vertical):
             arrow = (" ▼" if self.descending else " ▲") if key == self.sort_key else ""
             table.columns[ColumnKey(key)].label = Text(title + arrow)
         for row in self.shown_rows:
-            table.add_row(str(row.tid), row.comm, f"{row.faults:,}",
-                          format_duration(row.fault_p99_ns) if row.faults else "-",
-                          format_duration(row.mmap_lock_wait_ns), key=str(row.tid))
+            table.add_row(str(row.tid), row.comm, *_numbers(row), key=str(row.tid))
         self.post_message(self.OrderChanged(tuple(row.tid for row in self.shown_rows)))
+
+    def set_rows(self, rows: Sequence[ThreadRow]) -> None:
+        """New numbers for the same threads (the metrics arrived); filter and sort stay."""
+        self.rows = tuple(rows)
+        self._rebuild()
 
     def sort_by(self, key: str, descending: bool | None = None) -> None:
         if descending is None:
@@ -128,3 +131,10 @@ class ThreadList(Vertical):
         # re-announce the thread that is already selected.
         if event.data_table.has_focus and event.row_key.value is not None:
             self.post_message(self.ThreadChosen(int(event.row_key.value)))
+
+
+def _numbers(row: ThreadRow) -> tuple[str, str, str]:
+    if row.faults == UNKNOWN:
+        return "…", "…", "…"
+    return (f"{row.faults:,}", format_duration(row.fault_p99_ns) if row.faults else "-",
+            format_duration(row.mmap_lock_wait_ns))

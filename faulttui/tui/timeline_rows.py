@@ -82,19 +82,23 @@ def ruler_strip(window: TimeWindow, origin_ns: int, cursor: int, marker_a: int |
 def lock_strip(lock: LockOccupancy, window: TimeWindow, cursor: int, holders_row: bool,
                style: StyleLookup) -> Strip:
     """The holders row (W = a writer, a digit = readers) or the waiters row (queue length)."""
+    if lock.pending:
+        label = f" mmap_lock {lock.mm[-6:]}" if holders_row else "   waiters"
+        return Strip([Segment(label.ljust(LABEL_COLUMNS), style("lock-label", "bold")),
+                      Segment("…" * window.columns, style("lock-pending", "dim"))])
     if holders_row:
-        writers = column_maxima(lock.times, lock.writers, window.start_ns,
-                                window.ns_per_column, window.columns)
-        readers = column_maxima(lock.times, lock.readers, window.start_ns,
-                                window.ns_per_column, window.columns)
+        writers = column_maxima(*lock.writers, window.start_ns, window.ns_per_column,
+                                window.columns)
+        readers = column_maxima(*lock.readers, window.start_ns, window.ns_per_column,
+                                window.columns)
         label = f" mmap_lock {lock.mm[-6:]}"
         cells = ["W" if writer else count_glyph(reader)
                  for writer, reader in zip(writers, readers, strict=True)]
         kinds = ["write" if writer else "read" if reader else "free"
                  for writer, reader in zip(writers, readers, strict=True)]
     else:
-        waiters = column_maxima(lock.times, lock.waiters, window.start_ns,
-                                window.ns_per_column, window.columns)
+        waiters = column_maxima(*lock.waiters, window.start_ns, window.ns_per_column,
+                                window.columns)
         label = "   waiters"
         cells = [count_glyph(count) for count in waiters]
         kinds = ["waiters" if count else "free" for count in waiters]

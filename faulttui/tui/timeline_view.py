@@ -47,8 +47,10 @@ class TimelineView(ScrollView, can_focus=True):
     class Clicked(Message):
         """The user clicked a lane (tid, or None for the ruler/lock rows) at a time."""
 
-        def __init__(self, tid: int | None, time_ns: int, ns_per_column: int) -> None:
+        def __init__(self, view: TimelineView, tid: int | None, time_ns: int,
+                     ns_per_column: int) -> None:
             super().__init__()
+            self.view = view
             self.tid = tid
             self.time_ns = time_ns
             self.ns_per_column = ns_per_column
@@ -57,7 +59,14 @@ class TimelineView(ScrollView, can_focus=True):
         """The number of columns (so the visible time range) changed."""
 
     class PanStep(Message):
-        """Shift (or ctrl) + mouse wheel: pan the time axis (the plain wheel scrolls lanes)."""
+        """Shift + mouse wheel: pan the time axis (the plain wheel scrolls lanes)."""
+
+        def __init__(self, direction: int) -> None:
+            super().__init__()
+            self.direction = direction
+
+    class ZoomStep(Message):
+        """Ctrl + mouse wheel: zoom (wheel up zooms in)."""
 
         def __init__(self, direction: int) -> None:
             super().__init__()
@@ -199,9 +208,10 @@ class TimelineView(ScrollView, can_focus=True):
         visible_lanes = max(1, self.scrollable_content_region.height - self.header_rows)
         top = int(self.scroll_y)
         if self.selected_index < top:
-            self.scroll_to(y=self.selected_index, animate=False)
+            self.scroll_to(y=self.selected_index, animate=False, immediate=True, force=True)
         elif self.selected_index >= top + visible_lanes:
-            self.scroll_to(y=self.selected_index - visible_lanes + 1, animate=False)
+            self.scroll_to(y=self.selected_index - visible_lanes + 1, animate=False,
+                           immediate=True, force=True)
 
     # -- input --------------------------------------------------------------------------
 
@@ -211,15 +221,19 @@ class TimelineView(ScrollView, can_focus=True):
     def action_cursor(self, columns: int) -> None:
         self.post_message(self.CursorStep(columns))
 
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        if event.shift or event.ctrl:
+    def _wheel(self, event: events.MouseScrollDown | events.MouseScrollUp, direction: int) -> None:
+        if event.ctrl:
             event.stop()
-            self.post_message(self.PanStep(1))
+            self.post_message(self.ZoomStep(direction))
+        elif event.shift:
+            event.stop()
+            self.post_message(self.PanStep(direction))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheel(event, 1)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        if event.shift or event.ctrl:
-            event.stop()
-            self.post_message(self.PanStep(-1))
+        self._wheel(event, -1)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -233,7 +247,7 @@ class TimelineView(ScrollView, can_focus=True):
             index = int(self.scroll_y) + offset.y - self.header_rows
             if 0 <= index < len(self.lanes):
                 tid = self.lanes[index].tid
-        self.post_message(self.Clicked(tid, time_ns, window.ns_per_column))
+        self.post_message(self.Clicked(self, tid, time_ns, window.ns_per_column))
 
     # -- rendering ----------------------------------------------------------------------
 
