@@ -129,18 +129,31 @@ def test_not_a_trace_is_still_refused(tmp_path: Path, monkeypatch: pytest.Monkey
         list(open_trace(str(path)).events())
 
 
-def test_a_failing_child_is_an_error_not_a_hang(tmp_path: Path, text: bytes,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_helper_that_fails_midway_leaves_the_tail_to_this_process(
+        tmp_path: Path, text: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "t.txt"
     path.write_bytes(text)
+    real_send = split_text._send_batch
+    sent = []
 
-    def broken_skip(*_args: object) -> None:
-        raise MemoryError("out of memory in the child")
+    def send_then_fail(*args: Any) -> None:
+        if sent:
+            raise OSError(28, "No space left on device")
+        sent.append(True)
+        real_send(*args)
 
-    monkeypatch.setattr(split_text, "_skip_head", broken_skip)  # inherited by the fork
-    monkeypatch.setattr(split_text, "MIN_SPLIT_BYTES", 1)
-    with pytest.raises(RuntimeError, match="parsing helper failed"):
-        list(open_trace(str(path)).events())
+    monkeypatch.setattr(split_text, "_send_batch", send_then_fail)  # inherited by the fork
+    assert_same(path, monkeypatch)
+
+
+def test_a_helper_that_dies_leaves_the_tail_to_this_process(
+        tmp_path: Path, text: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    path = tmp_path / "t.txt"
+    path.write_bytes(text)
+    monkeypatch.setattr(split_text, "parse_tail", lambda *_args: os._exit(9))
+    assert_same(path, monkeypatch)
 
 
 def test_spawned_child_while_another_thread_runs(tmp_path: Path, text: bytes,

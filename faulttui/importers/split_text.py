@@ -137,7 +137,8 @@ def split_events(path: str, stats: ImportStats, split_at: int,
             if head_ended_early(head):
                 reader.finish(reader.lines)  # the text ended (or broke) before the split
                 return
-            yield from _tail_events(receiver, batches_path, reader, stats, progress, path)
+            yield from _tail_events(receiver, batches_path, reader, stats, progress, path,
+                                    split_at)
         finally:
             if child.is_alive():
                 child.kill()
@@ -224,20 +225,20 @@ def head_ended_early(head: _HeadChunks) -> bool:
 
 
 def _tail_events(receiver: Connection, batches_path: str, reader: FtraceTextReader,
-                 stats: ImportStats, progress: ProgressCallback | None,
-                 path: str) -> Iterator[Event]:
+                 stats: ImportStats, progress: ProgressCallback | None, path: str,
+                 split_at: int) -> Iterator[Event]:
     make_event = partial(tuple.__new__, Event)
     # The child counted a tail event as out of order against the tail's own latest time;
     # one process would also have counted it against the head's: add those
     head_last_ts = reader.last_ts
     tail_last_ts = 0
+    yielded = added_out_of_order = 0
     with open(batches_path, "rb") as batches:
         while True:
             try:
                 message = receiver.recv()
-            except EOFError:
-                raise TraceFormatError("the parsing helper process ended without a result",
-                                       path=path) from None
+            except EOFError:  # the child died (killed, out of memory): no result from it
+                message = ("failed",)
             kind = message[0]
             if kind == "batch":
                 _, size, consumed, total = message
@@ -247,18 +248,36 @@ def _tail_events(receiver: Connection, batches_path: str, reader: FtraceTextRead
                         break
                     ts_ns = row[0]
                     if tail_last_ts <= ts_ns < head_last_ts:
-                        stats.out_of_order += 1
+                        added_out_of_order += 1
                     tail_last_ts = max(tail_last_ts, ts_ns)
                 yield from map(make_event, rows)
+                yielded += len(rows)
                 if progress is not None:
                     progress(consumed, total)
             elif kind == "done":
                 _, tail_stats, lines = message
+                stats.out_of_order += added_out_of_order
                 merge_stats(stats, tail_stats)
                 reader.finish(lines)
                 return
-            else:  # "error": the child's exception, raised here as if this process had it
+            elif kind == "error":  # the trace's fault, raised here as if this process met it
                 raise message[1]
+            else:  # "failed": the helper could not finish; this process parses the tail
+                yield from _parse_tail_here(reader, path, split_at, yielded, progress)
+                return
+
+
+def _parse_tail_here(reader: FtraceTextReader, path: str, split_at: int, already: int,
+                     progress: ProgressCallback | None) -> Iterator[Event]:
+    """The tail parsed by this process, less the `already` events the child passed on."""
+    chunks = iter_chunks(path, progress, reader.stats.warn)
+    line_base, offset_base, rest = _skip_head(chunks, split_at)
+    events = reader.events(rest, line_base=line_base, offset_base=offset_base,
+                           whole_file=False)
+    for _ in zip(range(already), events, strict=False):
+        pass
+    yield from events
+    reader.finish(reader.lines)
 
 
 def merge_stats(stats: ImportStats, tail: ImportStats) -> None:
@@ -311,8 +330,8 @@ def parse_tail(path: str, split_at: int, batches_path: str, sender: Connection) 
         pass  # the parent got the same Ctrl-C
     except TraceFormatError as error:
         sender.send(("error", error))
-    except BaseException as error:  # the parent raises it (with this message)
-        sender.send(("error", RuntimeError(f"parsing helper failed: {error!r}")))
+    except Exception:  # e.g. no room for the scratch file: the parent parses the tail itself
+        sender.send(("failed",))
     finally:
         sender.close()
 
