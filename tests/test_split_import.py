@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import lzma
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -156,18 +157,23 @@ def test_a_helper_that_dies_leaves_the_tail_to_this_process(
     assert_same(path, monkeypatch)
 
 
+@pytest.fixture
+def another_thread() -> Iterator[None]:
+    """A second thread runs meanwhile (as in the TUI): the helper is spawned, not forked."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    yield
+    release.set()
+    other.join()
+
+
+@pytest.mark.usefixtures("another_thread")
 def test_spawned_child_while_another_thread_runs(tmp_path: Path, text: bytes,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "t.txt"
     path.write_bytes(text)
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        assert_same(path, monkeypatch)
-    finally:
-        release.set()
-        other.join()
+    assert_same(path, monkeypatch)
 
 
 def test_sizes_known_without_decompressing(tmp_path: Path, text: bytes) -> None:
@@ -199,21 +205,15 @@ class _TuiStderr:
         return -1
 
 
+@pytest.mark.usefixtures("another_thread")
 def test_spawned_child_under_a_tui_stderr(tmp_path: Path, text: bytes,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     path = tmp_path / "t.txt"
     path.write_bytes(text)
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
     monkeypatch.setattr(sys, "stderr", _TuiStderr())
-    try:
-        assert_same(path, monkeypatch)
-    finally:
-        release.set()
-        other.join()
+    assert_same(path, monkeypatch)
 
 
 def test_no_helper_process_means_one_process(tmp_path: Path, text: bytes,
