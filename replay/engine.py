@@ -25,6 +25,7 @@ from collections.abc import Callable, Generator
 from typing import Protocol
 
 BLOCK = -1  # yielded by a process that waits for a wake-up from a lock or a page
+NEVER = 1 << 64  # later than any timestamp (they fit in 63 bits)
 
 ProcessGenerator = Generator[int, None, None]
 
@@ -59,23 +60,36 @@ class Engine:
     def run(self, until_ns: int | None = None) -> None:
         """Run until no process is left to run, or until the next event is after `until_ns`."""
         heap = self._heap
+        if not heap:
+            return
         pop = heapq.heappop
         push = heapq.heappush
+        # push the resumed process's next step and pop the earliest in one sift; the
+        # entries are totally ordered (the sequence number), so the order is push-then-pop's
+        pushpop = heapq.heappushpop
         counter = self._counter
         events = self.events
+        limit = until_ns if until_ns is not None else NEVER
+        item = pop(heap)
         try:
-            while heap:
-                if until_ns is not None and heap[0][0] > until_ns:
+            while True:
+                now = item[0]
+                if now > limit:
+                    push(heap, item)
                     break
-                now, prio, _, process = pop(heap)
                 self.now = now
                 events += 1
+                process = item[3]
                 try:
                     delay = process.resume(None)
                 except StopIteration:
-                    continue
+                    delay = BLOCK
                 if delay >= 0:
-                    push(heap, (now + delay, prio, next(counter), process))
+                    item = pushpop(heap, (now + delay, item[1], next(counter), process))
+                elif heap:
+                    item = pop(heap)
+                else:
+                    break
         finally:
             self.events = events
 

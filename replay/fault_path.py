@@ -53,7 +53,9 @@ IO_WAIT_HOLDING_MMAP = int(SpanState.IO_WAIT_HOLDING_MMAP)
 MAX_VMA_RETRIES = 8  # bound the RFC's non-major VMA retry loop (reference 1.5)
 
 
-def fault_path(thread: ThreadRunner, f: FaultSpec) -> ProcessGenerator:
+def fault_path(thread: ThreadRunner, f: FaultSpec,
+               first_lock: AttemptLock | None = None) -> ProcessGenerator:
+    """Replay fault `f`; `first_lock`: the policy's `first_lock(f)` when already asked."""
     world = thread.world
     engine = thread.engine
     policy = world.policy
@@ -64,7 +66,7 @@ def fault_path(thread: ThreadRunner, f: FaultSpec) -> ProcessGenerator:
     key = f.page_key
     start = engine.now
     attempts: list[Attempt] = []
-    lock = policy.first_lock(f)
+    lock = first_lock if first_lock is not None else policy.first_lock(f)
     tried = dropped = refault = window_fallback = window_retry_mmap = used_mmap = False
     first_work = True  # the next attempt that gets past its lock is the fault's first
     fallback_pending = f.fallback_cpu_ns >= 0
@@ -133,9 +135,8 @@ def fault_path(thread: ThreadRunner, f: FaultSpec) -> ProcessGenerator:
                 issue = now + cpu
                 wait_until = world.storage.read(issue, f.io_ns)
                 page_cache.insert(key, wait_until, now)
-                for ahead in range(key + 1, f.readahead_end_key):
-                    if ahead not in page_cache.ready:
-                        page_cache.insert(ahead, wait_until, now)
+                if f.readahead_end_key > key + 1:
+                    page_cache.insert_absent(key + 1, f.readahead_end_key, wait_until, now)
                 io_requests += 1
                 io_latency += wait_until - issue
                 world.io_requests.append(IoRequest(thread.tid, issue, wait_until, 0, 4096,

@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from array import array
 
-from faulttui.model.timeline import LockHold, SpanState, ThreadLane, TrylockFailure, WriterOp
+from faulttui.model.timeline import (
+    Attempt,
+    AttemptLock,
+    AttemptOutcome,
+    Fault,
+    LockHold,
+    SpanState,
+    ThreadLane,
+    TrylockFailure,
+    WriterOp,
+)
 from replay.engine import BLOCK, ProcessGenerator
 from replay.fault_path import fault_path
+from replay.page_cache import ABSENT
+from replay.policies import BuiltinPolicy
 from replay.workload import FaultSpec, LockSection, ThreadProgram, WriterSpec
 from replay.world import World
 
@@ -17,6 +29,13 @@ WAIT_MMAP_READ = int(SpanState.WAIT_MMAP_READ)
 WAIT_MMAP_WRITE = int(SpanState.WAIT_MMAP_WRITE)
 HOLD_MMAP_WRITE = int(SpanState.HOLD_MMAP_WRITE)
 HOLD_MMAP_READ = int(SpanState.HOLD_MMAP_READ)
+FAULT_VMA = int(SpanState.FAULT_VMA)
+VMA = AttemptLock.VMA
+MMAP_READ = AttemptLock.MMAP_READ
+DONE = AttemptOutcome.DONE
+# the records built directly (NamedTuple's keyword __new__ costs a Python call per record)
+new_fault = tuple.__new__
+new_attempt = tuple.__new__
 
 
 class ThreadRunner:
@@ -33,41 +52,95 @@ class ThreadRunner:
         self.prio = program.prio
         self.finished = False
         self.start_ns = world.engine.now
-        # (time, state) each time the thread's state changes; spans are made at the end
+        # time and state each time the thread's state changes; spans are made at the end
         # (cheaper in the hot path than closing a span at every change)
-        self.marks: list[tuple[int, int]] = []
-        self.mark = self.marks.append
+        # flat: time, state, time, state... (`mark((t, s))` extends it: no tuple is kept)
+        self.marks: list[int] = []
+        self.mark = self.marks.extend
         self.resume = self._run().send
 
     def to(self, state: int) -> None:
         """Switch the thread's span state now."""
-        self.marks.append((self.engine.now, state))
+        self.marks += (self.engine.now, state)
 
     def lane(self, end_ns: int) -> ThreadLane:
         """The thread's lane: its spans from the state changes, the last one up to `end_ns`."""
         starts: array[int] = array("q")
         ends: array[int] = array("q")
         states: array[int] = array("B")
+        add_start, add_end, add_state = starts.append, ends.append, states.append
         since = self.start_ns
         current = USER
-        for at, state in (*self.marks, (end_ns, -1)):
+        marks = self.marks
+        marks += (end_ns, -1)
+        pairs = iter(marks)
+        for at, state in zip(pairs, pairs, strict=True):
             if state != current:
                 if at > since:
-                    starts.append(since)
-                    ends.append(at)
-                    states.append(current)
+                    add_start(since)
+                    add_end(at)
+                    add_state(current)
                     since = at
                 current = state
+        del marks[-2:]
         program = self.program
         return ThreadLane(program.tid, program.tgid, program.comm, program.prio, starts, ends,
                           states)
 
     def _run(self) -> ProcessGenerator:
+        world = self.world
+        engine = self.engine
+        policy = world.policy
+        # a built-in policy's first lock does not depend on the fault: ask once
+        first_lock = policy.first_lock if type(policy) is not BuiltinPolicy else None
+        fixed_first = VMA if type(policy) is BuiltinPolicy and policy.use_vma_lock else MMAP_READ
+        page_cache = world.page_cache
+        folio_locks = page_cache.folio_locks
+        mark_young = page_cache.young.add
+        add_fault = world.faults.append
+        pages = world.pages
+        page_count = len(pages)
+        mark = self.mark
+        tid = self.tid
+        locks_of = world.fault_locks
+        vma_lock = None
+        vma_mm = ""
+        vma_id = -1
         for op in self.program.ops:
             if op.gap_ns > 0:
                 yield op.gap_ns
             if type(op) is FaultSpec:
-                yield from fault_path(self, op)
+                # Fast path, the same records as fault_path: a fault that gets its VMA lock
+                # and finds its page uptodate and unlocked (or anonymous) maps it at once.
+                key = op.page_key
+                now = engine.now
+                first = fixed_first if first_lock is None else first_lock(op)
+                # (a resident page's folio lock covers its read in flight)
+                if first is VMA and op.fallback_cpu_ns < 0 and not op.nested_reads and (
+                        key < 0 or 0 <= folio_locks.get(key, ABSENT) <= now):
+                    if op.vma_id != vma_id or op.mm != vma_mm:
+                        vma_mm, vma_id = op.mm, op.vma_id
+                        vma_lock = locks_of(vma_mm, vma_id)[1]
+                    assert vma_lock is not None
+                    if vma_lock.try_read():
+                        mark((now, FAULT_VMA))
+                        cpu = op.cpu_ns
+                        if key >= 0:
+                            # PageCache.lock_folio: the folio locked while mapped, accessed bit set
+                            folio_locks[key] = now + cpu
+                            mark_young(key)
+                        if cpu > 0:
+                            yield cpu
+                        vma_lock.release_read(engine)
+                        end = engine.now
+                        mark((end, USER))
+                        add_fault(new_fault(Fault, (
+                            op.fault_id, tid, op.mm, now, end, op.address, 0, 0, op.vma_id,
+                            pages[key] if 0 <= key < page_count else None,
+                            (new_attempt(Attempt, (VMA, now, end, DONE, 0, False, 0)),), 0, 0, 0,
+                            end - now, None, None, False, False, False, False, True, ())))
+                        continue
+                yield from fault_path(self, op, first)
             elif type(op) is WriterSpec:
                 yield from self._writer(op)
             else:

@@ -285,6 +285,65 @@ def test_page_cache_never_evicts_a_locked_folio() -> None:
     assert cache.evictions == 2
 
 
+def test_page_cache_evicts_a_read_but_unmapped_page_before_mapped_older_ones() -> None:
+    # the Wilcox case: a page read while its fault dropped the lock, not mapped yet
+    cache = PageCache(capacity_pages=4)
+    for key in (1, 2, 3):
+        cache.insert(key, 0, 0)
+        cache.lock_folio(key, 0)  # mapped: accessed bit set
+    cache.insert(4, 0, 0)  # read, waiting for its retry
+    cache.insert(5, 0, 0)  # over capacity: 1-3 get a second trip, 4 goes
+    assert cache.ready_ns(4) == ABSENT
+    assert all(cache.ready_ns(key) == 0 for key in (1, 2, 3, 5))
+    assert list(cache.inactive) == [5, ~1, ~2, ~3]  # ~key: PG_referenced set
+    assert not cache.young
+    cache.insert(6, 0, 0)  # 5 was never mapped, and the rotated pages went to the head
+    assert cache.ready_ns(5) == ABSENT and cache.evictions == 2
+    cache.insert(7, 0, 0)  # 1-3 were not accessed again: the oldest of them goes now
+    assert cache.ready_ns(1) == ABSENT and cache.evictions == 3
+
+
+def test_page_cache_activates_a_page_accessed_twice_and_refills_inactive() -> None:
+    cache = PageCache(capacity_pages=3)
+    cache.insert(1, 0, 0)
+    cache.lock_folio(1, 0)
+    cache.insert(2, 0, 0)
+    cache.insert(3, 0, 0)
+    cache.insert(4, 0, 0)  # 1 rotated (referenced), 2 evicted
+    cache.lock_folio(1, 0)  # accessed again before reclaim looks at it again
+    cache.insert(5, 0, 0)  # 3 evicted
+    cache.insert(6, 0, 0)  # 4 evicted
+    cache.insert(7, 0, 0)  # 1 (accessed twice) goes to the active list; 5 evicted
+    assert list(cache.active) == [1] and cache.activations == 1
+    assert cache.ready_ns(1) == 0
+    cache.insert(8, 0, 0)
+    cache.insert(9, 0, 0)  # unmapped pages churn through the inactive list; 1 stays
+    assert list(cache.active) == [1] and list(cache.inactive) == [8, 9]
+
+
+def test_page_cache_refills_a_low_inactive_list_from_the_active_tail() -> None:
+    cache = PageCache(capacity_pages=4)
+    for key in (10, 11, 12):
+        cache.active.append(key)
+        cache.ready[key] = 0
+    cache.young.add(10)
+    cache.insert(1, 0, 0)
+    cache.insert(2, 0, 0)  # inactive 2 < active 3 (ratio 1 below 1 GiB): 10 deactivated
+    assert list(cache.active) == [11, 12] and list(cache.inactive) == [2, 10]
+    assert 10 not in cache.young and cache.ready_ns(1) == ABSENT
+
+
+def test_page_cache_refault_of_a_recently_evicted_page_goes_active() -> None:
+    cache = PageCache(capacity_pages=2)
+    cache.active.append(100)  # a workingset page (active list of 1)
+    cache.ready[100] = 0
+    cache.insert(1, 0, 0)
+    cache.insert(2, 0, 0)  # 1 evicted: nothing was evicted after it yet
+    assert cache.ready_ns(1) == ABSENT and cache.shadows == {1: 0}
+    cache.insert(1, 0, 0)  # refault distance 1 <= active size 1: activated
+    assert 1 in cache.active and cache.activations == 1
+
+
 def test_page_cache_unlimited_keeps_everything_and_starts_resident() -> None:
     cache = PageCache(None, resident=[7, 8])
     for key in range(100):

@@ -3,9 +3,11 @@
 The events are what a 6.18 kernel would print for the run: `page_fault_user`,
 `mmap_lock_*` (`mm=... memcg_id=... write=... success=...`), `mm_filemap_fault`,
 `block_rq_issue` / `block_rq_complete`, `sched_switch` out in D for an I/O sleep and back,
-and the mmap-family syscalls (`sys_mmap(...)` / `sys_mmap -> 0x...`; fork prints as
-`sys_clone`). Timestamps print as `sec.nsec` (9 digits), so faulttui's importer reads the
-run back to the same `faulttui info` numbers. Lock waits are not printed as D sleeps (the
+and the mmap-family syscalls (`sys_mmap(...)` / `sys_mmap -> 0x...`). A fork prints as
+its `mmap_lock` write section alone, as `faulttui record` would capture it (it does not
+trace clone), so the trace's `writers.ops` leaves forks out. Timestamps print as
+`sec.nsec` (9 digits), so faulttui's importer reads the run back to the same
+`faulttui info` numbers. Lock waits are not printed as D sleeps (the
 replay has no separate sleeping part of a wait), so the fault-window rule counts
 `io_sleep` exactly for the faults that waited for I/O.
 """
@@ -199,16 +201,16 @@ _SYSCALL_ARGS = {
     "munmap": "addr: 0x{addr:x}, len: 0x{length:x}",
     "mprotect": "start: 0x{addr:x}, len: 0x{length:x}, prot: 0x1",
     "madvise": "start: 0x{addr:x}, len_in: 0x{length:x}, behavior: 0x3",
-    "clone": "clone_flags: 0x1200011, newsp: 0x0, parent_tidptr: 0x0, child_tidptr: 0x0, "
-             "tls: 0x0",
 }
 
 
 def _writer_events(op: WriterOp, holds: list[LockHold]) -> Iterator[TraceEvent]:
-    name = "clone" if op.op == "fork" else op.op
-    args = _SYSCALL_ARGS.get(name, "")
-    yield TraceEvent(op.start_ns, op.tid, f"sys_enter_{name}",
-                     args.format(addr=op.addr, length=op.length))
+    # fork: `faulttui record` traces the mmap-family syscalls only, not clone, so a
+    # recorded fork shows as dup_mmap's mmap_lock write section outside any syscall
+    traced = op.op != "fork"
+    if traced:
+        yield TraceEvent(op.start_ns, op.tid, f"sys_enter_{op.op}",
+                         _SYSCALL_ARGS.get(op.op, "").format(addr=op.addr, length=op.length))
     mine = [h for h in holds if op.start_ns <= h.request_ns <= op.end_ns]
     for hold in mine:
         holds.remove(hold)
@@ -221,7 +223,6 @@ def _writer_events(op: WriterOp, holds: list[LockHold]) -> Iterator[TraceEvent]:
                                    for h in mine)):
             yield TraceEvent(hold.released_ns, op.tid, "mmap_lock_released",
                              _lock(hold.write).format(mm=hold.mm))
-    ret = op.ret if op.ret is not None else 0
-    if op.op == "fork":
-        ret = op.tid + 100_000
-    yield TraceEvent(op.end_ns, op.tid, f"sys_exit_{name}", f"0x{ret:x}")
+    if traced:
+        yield TraceEvent(op.end_ns, op.tid, f"sys_exit_{op.op}",
+                         f"0x{op.ret if op.ret is not None else 0:x}")

@@ -71,7 +71,8 @@ class Row:
 
 
 # scaled down from 500 threads x 16 MiB files in a 1 GiB memcg, keeping the memcg at 1/8 of
-# the mapped files (see docs/synthetic.md: the refault share falls with the file size)
+# the mapped files (see docs/synthetic.md: the refault share falls with the file size and
+# swings with the seed)
 IORETRY = {"threads": 64, "file_mb": 1, "memory_limit_mb": 8, "rounds": 3}
 # half the faults of the default; the non-retry read sections scaled alike
 APP_LAUNCH = {"threads": 100, "faults_per_thread": 100, "proc_reads": 3200}
