@@ -36,6 +36,7 @@ from faulttui.tui.help import HelpScreen
 from faulttui.tui.main_screen import MainScreen
 from faulttui.tui.messages import LoadProgress
 from faulttui.tui.policy_picker import PolicyPicker
+from faulttui.tui.preview import PREVIEW_ENV
 from faulttui.tui.session import build_session
 from faulttui.tui.timeline_view import TimelineView
 from faulttui.tui.timescale import format_duration
@@ -64,9 +65,11 @@ def shared_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def tui_environment(shared_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One cache for this module's tests (a temporary directory, never the user's), so only
-    the first test imports the sample; no animations."""
+    the first test imports the sample; no animations; no preview however slow a cold load
+    (test_tui_preview.py tests it)."""
     monkeypatch.setenv("FAULTTUI_CACHE_DIR", str(shared_cache_dir))
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    monkeypatch.setenv(PREVIEW_ENV, "off")
 
 
 async def wait_for_main(pilot: Pilot[None], app: FaultTuiApp) -> MainScreen:

@@ -8,6 +8,8 @@ import sys
 from array import array
 from pathlib import Path
 
+import pytest
+
 from faulttui.cli.open_cmd import sample_trace_path
 from faulttui.model.metrics import compute_metrics
 from faulttui.model.timeline import Fault, LockHold, SpanState, ThreadLane, Timeline, Vma
@@ -225,3 +227,25 @@ def test_thread_rows_before_and_after_the_metrics() -> None:
     assert placeholder_rows(timeline) == (ThreadRow(1, "t"),)
     (row,) = thread_rows(timeline, compute_metrics(timeline))
     assert (row.faults, row.fault_p99_ns) == (3, 10)
+
+
+def test_preview_delay_from_the_argument_the_environment_or_the_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from faulttui.tui.preview import PREVIEW_AFTER_S, PREVIEW_ENV, preview_after_s
+
+    monkeypatch.delenv(PREVIEW_ENV, raising=False)
+    assert preview_after_s() == PREVIEW_AFTER_S
+    assert preview_after_s(0.25) == 0.25
+    for text, expected in (("0", 0.0), ("2.5", 2.5), ("off", None), ("junk", PREVIEW_AFTER_S)):
+        monkeypatch.setenv(PREVIEW_ENV, text)
+        assert preview_after_s() == expected
+
+
+def test_preview_banner_says_how_much_is_shown_and_loaded() -> None:
+    from faulttui.tui.preview import banner_text
+
+    timeline = Timeline(name="preview", start_ns=1_000, end_ns=1_000 + 250_000_000,
+                        threads=(), faults=(), mmap_lock_holds=())
+    text = banner_text(timeline, 0.374)
+    assert text.startswith("PREVIEW: first 250 ms of the trace, 0 faults")
+    assert "loading the rest... 37%" in text

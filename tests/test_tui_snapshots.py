@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from faulttui.tui.app import FaultTuiApp
 from faulttui.tui.compare import CompareScreen
 from faulttui.tui.main_screen import MainScreen
+from faulttui.tui.preview import PREVIEW_ENV
 from faulttui.tui.thread_list import ThreadList
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_traces" / "cold-8t-writer.txt.xz"
@@ -30,6 +31,7 @@ def shared_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def snapshot_environment(shared_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAULTTUI_CACHE_DIR", str(shared_cache_dir))
+    monkeypatch.setenv(PREVIEW_ENV, "off")  # however slow the first, cold load
 
 
 def after_loading(*keys: str, settle_s: float = 0.5) -> Callable[[Pilot[None]], Any]:

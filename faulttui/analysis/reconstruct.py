@@ -13,6 +13,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from faulttui.analysis import window as w
@@ -30,6 +31,8 @@ from faulttui.model.timeline import (
 )
 
 WRITER_OPS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
+CHECKPOINT_EVENTS = 4096
+"""Events between two calls of `add_all`'s checkpoint."""
 
 
 @dataclass(slots=True)
@@ -98,7 +101,8 @@ class Reconstruction:
 
 
 class Reconstructor:
-    """Feed events with `add`, then call `finish`. Not reusable."""
+    """Feed events with `add_all` (a `snapshot` any time in between), then call `finish`.
+    Not reusable."""
 
     def __init__(self, stats: ImportStats) -> None:
         self.stats = stats
@@ -142,22 +146,30 @@ class Reconstructor:
             handlers[f"sys_exit_{op}"] = self._sys_exit
         return handlers
 
-    def add_all(self, events: Iterable[Event]) -> None:
+    def add_all(self, events: Iterable[Event], checkpoint: Callable[[Event], None] | None = None,
+                every: int = CHECKPOINT_EVENTS) -> None:
+        """Feed `events`; after each batch of `every` events (first and last ns stored) call
+        `checkpoint` with the batch's last event, e.g. to take a `snapshot` (the loop itself
+        stays per-event cheap)."""
         handlers = self._event_handlers()
         page_fault = self._page_fault
         first_ns = self.first_ns
         last_ns = self.last_ns
-        for event in events:
-            handler = handlers.get(event.name)
-            if handler is not None and ("raw" not in event.fields or handler == page_fault):
-                handler(event)  # a damaged page_fault_user still counts as a fault
-            ts_ns = event.ts_ns
-            if ts_ns > last_ns:
-                last_ns = ts_ns
-            if first_ns < 0:
-                first_ns = ts_ns
-        self.first_ns = first_ns
-        self.last_ns = last_ns
+        iterator = iter(events)
+        while batch := list(islice(iterator, every)):
+            for event in batch:
+                handler = handlers.get(event.name)
+                if handler is not None and ("raw" not in event.fields or handler == page_fault):
+                    handler(event)  # a damaged page_fault_user still counts as a fault
+                ts_ns = event.ts_ns
+                if ts_ns > last_ns:
+                    last_ns = ts_ns
+                if first_ns < 0:
+                    first_ns = ts_ns
+            self.first_ns = first_ns
+            self.last_ns = last_ns
+            if checkpoint is not None:
+                checkpoint(batch[-1])
 
     def _thread(self, tid: int, tgid: int = -1, comm: str = "") -> _Thread:
         thread = self.threads.get(tid)
@@ -403,6 +415,7 @@ class Reconstructor:
         w.walk_spans(thread.lane, window.start_ns, window.marks, facts.end_ns, False)
 
     def finish(self, name: str = "recording") -> Reconstruction:
+        """Close every open window, hold and span at the last event, and build the Timeline."""
         end_ns = self.last_ns
         for thread in self.threads.values():
             self._close(thread, trace_ended=True)
@@ -415,6 +428,16 @@ class Reconstructor:
         if self.release_without_acquire:
             self.stats.warn(f"{self.stats.path}: {self.release_without_acquire} mmap_lock "
                             "releases without an acquisition (held when the trace started)")
+        return self._reconstruction(name)
+
+    def snapshot(self, name: str = "recording") -> Reconstruction:
+        """What is reconstructed so far, changing nothing: the faults whose windows closed,
+        the holds released, each thread's spans so far, the writer ops and I/O requests that
+        ended; its end is the latest event seen. Feeding more events afterwards is fine."""
+        return self._reconstruction(name)
+
+    def _reconstruction(self, name: str) -> Reconstruction:
+        """The Timeline of what is closed now (reads the builder's state, never changes it)."""
         lanes = tuple(self._lane(thread) for thread in sorted(self.threads.values(),
                                                                key=lambda t: t.tid)
                       if thread.active)
@@ -425,7 +448,7 @@ class Reconstructor:
         writer_ops = [replace(op, vma_ids=layout.overlapping(op.addr, op.addr + op.length))
                       for op in self.writer_ops]
         timeline = Timeline(
-            name=name, start_ns=max(self.first_ns, 0), end_ns=end_ns, threads=lanes,
+            name=name, start_ns=max(self.first_ns, 0), end_ns=self.last_ns, threads=lanes,
             faults=tuple(faults), mmap_lock_holds=tuple(sorted(self.holds,
                                                                key=lambda h: h.acquired_ns)),
             trylock_failures=tuple(self.trylock_failures), writer_ops=tuple(writer_ops),
@@ -433,7 +456,7 @@ class Reconstructor:
             evictions=self.eviction_count,
         )
         fault_threads = len({fault.tid for fault in faults})
-        return Reconstruction(timeline, self.counts, fault_threads)
+        return Reconstruction(timeline, replace(self.counts), fault_threads)
 
     def _build_faults(self, vma_of: Callable[[int], int]) -> list[Fault]:
         mm_by_tid = {thread.tid: thread.mm for thread in self.threads.values()}
@@ -457,9 +480,3 @@ class Reconstructor:
                           array("q", [end for _, end, _ in spans]),
                           array("B", [state for _, _, state in spans]))
 
-
-def reconstruct(events: Iterable[Event], stats: ImportStats,
-                name: str = "recording") -> Reconstruction:
-    builder = Reconstructor(stats)
-    builder.add_all(events)
-    return builder.finish(name)

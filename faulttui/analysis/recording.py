@@ -39,6 +39,10 @@ class Recording:
     # the on-disk cache entry this recording was read from or written to (None: not cached),
     # so what is derived from it (the replay workload) can be cached alongside
     cache_key: str | None = field(default=None, compare=False)
+    # a preview while the import goes on (see load_recording's `preview`): only what was
+    # reconstructed from the first `loaded_fraction` of the trace
+    partial: bool = field(default=False, compare=False)
+    loaded_fraction: float = field(default=1.0, compare=False)
 
     def info_json(self) -> dict[str, Any]:
         stats = self.stats

@@ -1,4 +1,5 @@
-"""The faulttui Textual app: a loading screen, then the main screen."""
+"""The faulttui Textual app: a loading screen, then the main screen (for a big trace first on a
+preview, pushed over the loading screen whose worker goes on, then on the full timeline)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from textual.screen import Screen
 from faulttui.tui.compare import CompareScreen
 from faulttui.tui.loading import LoadingScreen
 from faulttui.tui.main_screen import MainScreen
-from faulttui.tui.messages import LoadFailed, LoadFinished
+from faulttui.tui.messages import LoadFailed, LoadFinished, LoadPreview, LoadReconstructed
 from faulttui.tui.session import TraceSession
 from faulttui.tui.timeline_screen import TimelineScreen
 from replay import ReplayParams
@@ -50,24 +51,46 @@ class FaultTuiApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "quit", "Quit", show=False)]
 
     def __init__(self, trace_path: str, compare_policies: Sequence[str] = (),
-                 replay_params: ReplayParams | Mapping[str, Any] | None = None) -> None:
+                 replay_params: ReplayParams | Mapping[str, Any] | None = None,
+                 preview_after_s: float | None = None) -> None:
+        """`preview_after_s`: seconds of loading before a preview is shown (None: the
+        default or $FAULTTUI_PREVIEW_AFTER_S, see faulttui.tui.preview)."""
         super().__init__()
+        self.preview_after_s = preview_after_s
         self.trace_path = trace_path
         self.compare_policies = tuple(compare_policies)
         self.replay_params = replay_params
         self.sub_title = os.path.basename(trace_path)
         self.failure: BaseException | None = None
-        self.session: TraceSession | None = None
+        self.session: TraceSession | None = None  # what the main screen shows
+        self.preview_screen: MainScreen | None = None  # showing a preview while loading
 
     def on_mount(self) -> None:
-        self.push_screen(LoadingScreen(self.trace_path))
+        self.push_screen(LoadingScreen(self.trace_path, self.preview_after_s))
+
+    async def on_load_preview(self, message: LoadPreview) -> None:
+        self.session = message.session
+        self.preview_screen = MainScreen(message.session)
+        await self.push_screen(self.preview_screen)  # mounted before LoadFinished is handled
+
+    def on_load_reconstructed(self, message: LoadReconstructed) -> None:
+        if self.preview_screen is not None:
+            self.preview_screen.show_loading(message.fraction)
 
     def on_load_finished(self, message: LoadFinished) -> None:
         self.session = message.session
-        self.switch_screen(MainScreen(message.session))
+        if self.preview_screen is not None:
+            self.preview_screen.adopt(message.session)
+            self.preview_screen = None
+        else:
+            self.switch_screen(MainScreen(message.session))
         if self.compare_policies:
             self.push_screen(CompareScreen(message.session, self.compare_policies,
                                            self.replay_params))
+
+    async def action_quit(self) -> None:
+        self.workers.cancel_all()  # a load behind a preview stops at its next checkpoint
+        self.exit()
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.failure = message.error

@@ -1,4 +1,8 @@
-"""The loading screen: imports the trace in a thread worker, shows a progress bar, can cancel."""
+"""The loading screen: imports the trace in a thread worker, shows a progress bar, can cancel.
+
+A load that runs longer than `preview_after_s` posts a preview (what is reconstructed so far,
+see faulttui.tui.preview) before the full timeline; the app shows it over this screen, which
+stays below it, so its worker goes on."""
 
 from __future__ import annotations
 
@@ -15,7 +19,16 @@ from textual.widgets import Label, ProgressBar
 from textual.worker import get_current_worker
 
 from faulttui.analysis.load import load_recording
-from faulttui.tui.messages import PROGRESS_INTERVAL_S, LoadFailed, LoadFinished, LoadProgress
+from faulttui.analysis.recording import Recording
+from faulttui.tui.messages import (
+    PROGRESS_INTERVAL_S,
+    LoadFailed,
+    LoadFinished,
+    LoadPreview,
+    LoadProgress,
+    LoadReconstructed,
+)
+from faulttui.tui.preview import preview_after_s
 from faulttui.tui.session import build_session
 from faulttui.tui.source_lines import is_text_trace
 
@@ -30,9 +43,12 @@ class LoadingScreen(Screen[None]):
         Binding("q", "cancel", "Cancel", show=False),
     ]
 
-    def __init__(self, trace_path: str) -> None:
+    def __init__(self, trace_path: str, preview_after: float | None = None) -> None:
+        """`preview_after`: seconds before a preview (None: $FAULTTUI_PREVIEW_AFTER_S or the
+        default, see `preview_after_s`)."""
         super().__init__()
         self.trace_path = trace_path
+        self.preview_after = preview_after_s(preview_after)
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="loading-box"):
@@ -58,12 +74,33 @@ class LoadingScreen(Screen[None]):
                 last_post = now
                 self.post_message(LoadProgress(done_bytes, total_bytes))
 
+        last_reconstructed = 0.0
+
+        def reconstructed(fraction: float) -> None:
+            nonlocal last_reconstructed
+            if worker.is_cancelled:  # the bytes may all be read long before the end
+                raise LoadCancelled()
+            now = time.monotonic()
+            if now - last_reconstructed >= PROGRESS_INTERVAL_S:
+                last_reconstructed = now
+                self.post_message(LoadReconstructed(fraction))
+
+        text_source = is_text_trace(self.trace_path)
+
+        def preview(partial: Recording) -> None:
+            if worker.is_cancelled:
+                raise LoadCancelled()
+            self.post_message(LoadPreview(build_session(partial, text_source=text_source)))
+
         try:
-            recording = load_recording(self.trace_path, progress=progress)
+            recording = load_recording(
+                self.trace_path, progress=progress,
+                preview=preview if self.preview_after is not None else None,
+                preview_after_s=self.preview_after or 0.0, reconstructed=reconstructed)
             if worker.is_cancelled:
                 return
             self.post_message(LoadProgress(1, 1))
-            session = build_session(recording, text_source=is_text_trace(self.trace_path))
+            session = build_session(recording, text_source=text_source)
         except LoadCancelled:
             return
         except Exception as error:  # forwarded to the app, which re-raises it after exit
@@ -77,6 +114,11 @@ class LoadingScreen(Screen[None]):
         self.query_one(ProgressBar).update(total=100, progress=percent)
         if percent >= 100:
             self.query_one("#loading-hint", Label).update("building the timeline...")
+
+    def on_load_reconstructed(self, message: LoadReconstructed) -> None:
+        if self.query_one(ProgressBar).percentage == 1:  # all read: say how far the rest got
+            self.query_one("#loading-hint", Label).update(
+                f"building the timeline... {100 * message.fraction:.0f}%")
 
     def action_cancel(self) -> None:
         self.workers.cancel_all()

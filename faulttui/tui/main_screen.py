@@ -3,6 +3,8 @@
 The screen owns the selection (thread, fault, cursor, markers; see TimelineScreen) and keeps
 the panes in step; the widgets only draw and report input. The first frame needs only the
 recording: the thread list's numbers and the lookup indexes are computed in a worker after it.
+A big trace is first shown as a preview (a banner says so) and the full timeline replaces it
+in place (`adopt`), so the selection, cursor, markers, zoom and thread filter stay.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
 
 from faulttui.model.metrics import compute_metrics
 from faulttui.tui.compare import CompareScreen
@@ -22,6 +25,7 @@ from faulttui.tui.help import legend_text
 from faulttui.tui.lanes import LockOccupancy
 from faulttui.tui.messages import ThreadMetricsReady
 from faulttui.tui.policy_picker import PolicyPicker
+from faulttui.tui.preview import banner_text
 from faulttui.tui.search_box import SearchBox
 from faulttui.tui.session import TraceSession, placeholder_rows, thread_rows
 from faulttui.tui.status import status_line
@@ -54,9 +58,13 @@ class MainScreen(TimelineScreen):
             else timeline.threads[0].tid if timeline.threads else None)
         self.visible_tids = tuple(lane.tid for lane in timeline.threads)
         self.lock_mm: str | None = None  # None: follow the selection's mm
+        self.loaded_fraction = session.recording.loaded_fraction
 
     def compose(self) -> ComposeResult:
         timeline = self.session.timeline
+        banner = Static(banner_text(timeline, self.loaded_fraction), id="preview-banner")
+        banner.display = self.is_preview
+        yield banner
         yield TimelineView(timeline.start_ns, timeline.end_ns, id="timeline")
         with Horizontal(id="lower"):
             yield ThreadList(placeholder_rows(timeline), id="threads")
@@ -75,13 +83,19 @@ class MainScreen(TimelineScreen):
     def active_index(self) -> TimelineIndex:
         return self.session
 
+    @property
+    def is_preview(self) -> bool:
+        """Showing a preview: the trace is still loading."""
+        return self.session.recording.partial
+
     def on_mount(self) -> None:
         if self.slowest_fault is not None:
             self.timeline_view.cursor_ns = self.slowest_fault.start_ns
         self._sync_lanes()
         self.timeline_view.focus()
         self._refresh_panes()
-        self.call_after_refresh(self.compute_thread_metrics)
+        if not self.is_preview:  # a preview's numbers would slow the load (the GIL) for
+            self.call_after_refresh(self.compute_thread_metrics)  # a part of the trace
         if self.slowest_fault is not None:
             self.notify(f"Selected the slowest fault: {format_duration(self.slowest_fault.latency_ns)}"
                         f" in tid {self.slowest_fault.tid}. Press ? for the keys.", timeout=4)
@@ -90,11 +104,40 @@ class MainScreen(TimelineScreen):
     def compute_thread_metrics(self) -> None:
         timeline = self.session.timeline
         rows = thread_rows(timeline, compute_metrics(timeline))
+        if get_current_worker().is_cancelled:  # the full timeline replaced a preview meanwhile
+            return
         self.post_message(ThreadMetricsReady(rows))
         self.session.warm()  # the first n, c or / then finds its index built
 
     def on_thread_metrics_ready(self, message: ThreadMetricsReady) -> None:
         self.query_one(ThreadList).set_rows(message.rows)
+
+    # -- preview, then the full timeline ---------------------------------------------------
+
+    def show_loading(self, loaded_fraction: float) -> None:
+        """The load went on: a preview's banner shows how far, redrawn only when its whole
+        percent changes (each redraw takes the GIL from the loading worker)."""
+        if self.is_preview and int(100 * loaded_fraction) != int(100 * self.loaded_fraction):
+            self.loaded_fraction = loaded_fraction
+            self.query_one("#preview-banner", Static).update(
+                banner_text(self.session.timeline, loaded_fraction), layout=False)
+
+    def adopt(self, session: TraceSession) -> None:
+        """The full timeline replaces the preview. The selected thread, its fault (by id),
+        cursor, markers, zoom, thread filter and sort stay; a view that still fitted the whole
+        preview fits the whole trace."""
+        fault = self.selected_fault
+        self.session = session
+        self._locks.clear()  # by timeline name: the preview's is "preview"
+        self.selected_fault = (session.find_fault(fault.fault_id)
+                               if fault is not None else None)
+        self.timeline_view.extend_to(session.timeline.end_ns)
+        self.query_one("#preview-banner", Static).display = False
+        self._sync_lanes()  # the same tids, now the full timeline's lanes
+        self.query_one(ThreadList).set_rows(placeholder_rows(session.timeline))  # + new threads
+        self._refresh_panes()
+        self.call_after_refresh(self.compute_thread_metrics)
+        self.notify("The whole trace is loaded.", timeout=3)
 
     # -- keeping the panes in step --------------------------------------------------------
 
@@ -157,6 +200,10 @@ class MainScreen(TimelineScreen):
     # -- actions ------------------------------------------------------------------------
 
     def action_compare(self) -> None:
+        if self.is_preview:
+            self.notify("the trace is still loading: compare when it is done",
+                        severity="warning")
+            return
         def open_compare(policies: list[str] | None) -> None:
             if policies:
                 self.app.push_screen(CompareScreen(
@@ -166,6 +213,7 @@ class MainScreen(TimelineScreen):
         self.app.push_screen(PolicyPicker(), open_compare)
 
     def action_quit(self) -> None:
+        self.workers.cancel_all()  # a load behind a preview stops at its next checkpoint
         self.app.exit(return_code=0)
 
     def action_focus_timeline(self) -> None:

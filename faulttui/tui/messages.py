@@ -21,6 +21,20 @@ class LoadProgress(Message):
 
 
 @dataclass
+class LoadReconstructed(Message):
+    """The share of the trace reconstructed so far (0..1; the bytes read run ahead of it)."""
+
+    fraction: float
+
+
+@dataclass
+class LoadPreview(Message):
+    """What is reconstructed so far, while the rest loads (a partial Recording)."""
+
+    session: TraceSession
+
+
+@dataclass
 class LoadFinished(Message):
     session: TraceSession
 

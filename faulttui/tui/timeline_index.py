@@ -8,6 +8,7 @@ built when the compare view looks something up in it.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
@@ -51,6 +52,12 @@ class TimelineIndex:
     def slowest_fault(self) -> Fault | None:
         return max(self.timeline.faults, key=lambda fault: (fault.latency_ns, -fault.start_ns),
                    default=None)
+
+    def find_fault(self, fault_id: int) -> Fault | None:
+        """The fault `fault_id` without building `fault_by_id` (faults are in id order)."""
+        faults = self.timeline.faults
+        index = bisect_left(faults, fault_id, key=lambda fault: fault.fault_id)
+        return faults[index] if index < len(faults) and faults[index].fault_id == fault_id else None
 
     def comm(self, tid: int | None) -> str:
         lane = self.lane_by_tid.get(tid) if tid is not None else None

@@ -100,7 +100,8 @@ class TimelineScreen(Screen[None]):
             self.call_after_refresh(self.compute_lock, timeline, key)
         return lock
 
-    @work(thread=True, group="locks", exit_on_error=False)
+    # a description: by default Textual would repr() the arguments, a whole Timeline (seconds)
+    @work(thread=True, group="locks", exit_on_error=False, description="mmap_lock occupancy")
     def compute_lock(self, timeline: Timeline, key: tuple[str, str]) -> None:
         self.post_message(LockComputed(key, lock_occupancy(timeline.mmap_lock_holds, key[1])))
 

@@ -155,6 +155,15 @@ class TimelineView(ScrollView, can_focus=True):
         self.first_column = min(max(first_column, 0), max(0, last_first))
         self.refresh()
 
+    def extend_to(self, end_ns: int) -> None:
+        """The trace now ends at `end_ns` (the full timeline replaced a preview): the zoom and
+        position stay, unless the view still fitted the whole of it, then it fits the new."""
+        fitted = self.first_column == 0 and self.ns_per_column == self.fit_ns_per_column()
+        self.end_ns = max(end_ns, self.origin_ns + 1)
+        if fitted:
+            self.set_view(0, self.fit_ns_per_column())
+        self.refresh()
+
     def center_on(self, time_ns: int, ns_per_column: int | None = None) -> None:
         npc = max(1, ns_per_column or self.ns_per_column)
         column = (time_ns - self.origin_ns) // npc
