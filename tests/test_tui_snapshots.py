@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.worker import WorkerState
 
 from faulttui.tui.app import FaultTuiApp
 from faulttui.tui.compare import CompareScreen
@@ -77,12 +78,23 @@ def after_replaying(*keys: str) -> Callable[[Pilot[None]], Any]:
             if isinstance(screen, CompareScreen) and screen.runs:
                 break
             await pilot.pause(0.05)
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press(*keys)
-        await pilot.pause(0.5)  # the detail pane reads the raw trace lines
-        await pilot.pause()
+        await settle(pilot)  # the detail pane reads the raw trace lines in a worker
 
     return run_before
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Until no worker is left running (replays, thread numbers, lock lanes, raw lines)
+    and the messages they posted are handled: the frame no longer depends on timing."""
+    for _ in range(600):
+        await pilot.pause(0.05)
+        if not any(worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                   for worker in pilot.app.workers):
+            break
+    await pilot.pause()
+    await pilot.pause(0.1)
 
 
 def compare_app() -> FaultTuiApp:
