@@ -11,6 +11,9 @@ from textual.widgets import DataTable
 from faulttui.tui.replays import ReplayRun, delta_text, metric_rows
 from faulttui.tui.timescale import format_duration
 
+VALUE_WIDTH = 10
+DELTA_WIDTH = 5
+
 
 class MetricsTable(DataTable[str | Text]):
     def __init__(self, *, id: str | None = None) -> None:
@@ -18,12 +21,15 @@ class MetricsTable(DataTable[str | Text]):
 
     def show(self, runs: Sequence[ReplayRun]) -> None:
         self.clear(columns=True)
-        self.add_column("metric")
-        self.add_column("recording")
+        rows = metric_rows(runs)
+        # explicit widths: auto-sized columns depend on when the rows arrive relative to the
+        # first layout, and a frame must not
+        self.add_column("metric", width=max(len("metric"), *(len(row.label) for row in rows)))
+        self.add_column("recording", width=VALUE_WIDTH)
         for run in runs[1:]:
-            self.add_column(run.name)
-            self.add_column("Δ")
-        for row in metric_rows(runs):
+            self.add_column(run.name, width=max(VALUE_WIDTH, len(run.name)))
+            self.add_column("Δ", width=DELTA_WIDTH)
+        for row in rows:
             cells: list[str | Text] = [row.label, _value(row.values[0], row.is_time)]
             for value in row.values[1:]:
                 cells += [_value(value, row.is_time), _delta(row.values[0], value, self.app.no_color)]
