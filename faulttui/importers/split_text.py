@@ -132,9 +132,9 @@ def split_events(path: str, stats: ImportStats, split_at: int,
         child, receiver = started
         try:
             reader = FtraceTextReader(path, stats)
-            head = _head_chunks(iter_chunks(path, progress, stats.warn), split_at)
+            head = _HeadChunks(iter_chunks(path, progress, stats.warn), split_at)
             yield from reader.events(head, whole_file=False)
-            if head_ended_early(head):
+            if not head.reached_split:
                 reader.finish(reader.lines)  # the text ended (or broke) before the split
                 return
             yield from _tail_events(receiver, batches_path, reader, stats, progress, path,
@@ -214,14 +214,6 @@ class _HeadChunks:
                 return
             position += len(chunk)
             yield chunk
-
-
-def _head_chunks(chunks: Iterator[bytes], split_at: int) -> _HeadChunks:
-    return _HeadChunks(chunks, split_at)
-
-
-def head_ended_early(head: _HeadChunks) -> bool:
-    return not head.reached_split
 
 
 def _tail_events(receiver: Connection, batches_path: str, reader: FtraceTextReader,
