@@ -84,7 +84,7 @@ def test_the_cache_is_never_next_to_the_trace(tmp_path: Path) -> None:
 
 def test_the_replay_workload_is_cached_beside_the_recording(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import faulttui.analysis.recording_cache as recording_cache
+    import faulttui.analysis.compare as compare_module
     from faulttui.analysis.compare import compare
 
     path = trace_with_faults(tmp_path / "t.txt", 3)
@@ -94,7 +94,7 @@ def test_the_replay_workload_is_cached_beside_the_recording(
     def no_extraction(*_args: object) -> None:
         raise AssertionError("the workload should come from the cache")
 
-    monkeypatch.setattr(recording_cache, "extract_workload", no_extraction)
+    monkeypatch.setattr(compare_module, "extract_workload", no_extraction)
     second = compare(load_recording(str(path)), ["stock"])
     assert second.workload == first.workload
     assert second.to_json_bytes() == first.to_json_bytes()

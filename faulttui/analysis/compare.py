@@ -16,7 +16,7 @@ import orjson
 from faulttui import __version__
 from faulttui.analysis.load import Recording
 from faulttui.analysis.parallel import run_policies, run_policy
-from faulttui.analysis.recording_cache import cached_workload
+from faulttui.analysis.recording_cache import cached_workload, write_cached_workload
 from faulttui.errors import UsageError
 from faulttui.model.metrics import Metrics, compute_metrics
 from faulttui.model.timeline import Timeline
@@ -26,6 +26,7 @@ from replay import (
     ReplayParams,
     Workload,
     available_policies,
+    extract_workload,
     get_policy,
 )
 
@@ -91,15 +92,23 @@ def compare(recording: Recording, policies: Sequence[str | Policy],
     params = params or ReplayParams()
     chosen = resolve_policies(policies)
     workload = workload or recording.workload or cached_workload(recording)
+    extracted = workload is None
+    if workload is None:  # extracted once per trace, then read from the cache
+        workload = extract_workload(recording.timeline, recording.path)
     recording_metrics: list[Metrics] = []
+
+    def meanwhile(replayed: Workload = workload) -> None:
+        recording_metrics.append(compute_metrics(recording.timeline))
+        if extracted:
+            write_cached_workload(recording, replayed)
+
     if keep_timelines:
         runs = [run_policy(workload, policy, params, progress, keep_timeline=True)
                 for policy in chosen]
-        recording_metrics.append(compute_metrics(recording.timeline))
-    else:
+        meanwhile()
+    else:  # the cache entry is written while the workers replay
         runs = run_policies(workload, chosen, params, progress, keep_timelines=False,
-                            while_waiting=lambda: recording_metrics.append(
-                                compute_metrics(recording.timeline)))
+                            while_waiting=meanwhile)
     timelines: dict[str, Timeline] = {RECORDING: recording.timeline}
     metrics: dict[str, Metrics] = {RECORDING: recording_metrics[0]}
     for run in runs:

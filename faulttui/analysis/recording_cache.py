@@ -26,7 +26,7 @@ import platformdirs
 import replay
 from faulttui import __version__
 from faulttui.analysis.recording import Recording
-from replay import Workload, extract_workload
+from replay import Workload
 
 CACHE_FORMAT = 2  # 2: Recording.workload
 
@@ -130,17 +130,18 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def cached_workload(recording: Recording) -> Workload:
-    """The replay workload of a trace's recording: extracted once, then read from the cache
-    next to the recording's entry (same key: file identity, version, code digest)."""
+def cached_workload(recording: Recording) -> Workload | None:
+    """The replay workload of a trace's recording, if the cache holds it (stored next to the
+    recording's entry, same key: file identity, version, code digest)."""
     path = _cache_path(recording.cache_key, "-workload") if recording.cache_key else None
     workload = _read(path) if path is not None else None
-    if isinstance(workload, Workload):
-        return workload
-    workload = extract_workload(recording.timeline, recording.path)
-    if path is not None:
-        _write(path, workload)
-    return workload
+    return workload if isinstance(workload, Workload) else None
+
+
+def write_cached_workload(recording: Recording, workload: Workload) -> None:
+    """Store `workload` as `recording`'s (nothing when the recording has no cache entry)."""
+    if recording.cache_key:
+        _write(_cache_path(recording.cache_key, "-workload"), workload)
 
 
 def _read(path: str) -> object | None:
