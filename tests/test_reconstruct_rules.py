@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import OTHER_MM, ThreadScript, lock_body, merge_by_timestamp, write_trace
+from conftest import MM, OTHER_MM, ThreadScript, lock_body, merge_by_timestamp, write_trace
 
 from faulttui.analysis.load import Recording, load_recording
 from faulttui.model.timeline import AttemptLock, AttemptOutcome, RetryReason
@@ -23,6 +23,14 @@ US = 1_000  # ns
 VMA, MMAP = AttemptLock.VMA, AttemptLock.MMAP_READ
 DONE, FALLBACK, RETRY = AttemptOutcome.DONE, AttemptOutcome.FALLBACK, AttemptOutcome.RETRY
 UNFINISHED = AttemptOutcome.UNFINISHED
+# glibc fork(): CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD; pthread_create() via
+# clone: CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+# CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID (as 6.18's raw tracefs prints them)
+FORK_ARGS = "clone_flags: 0x1200011, newsp: 0, parent_tidptr: 0, child_tidptr: 0x7f86e4a2ba10, tls: 0"
+THREAD_ARGS = ("clone_flags: 0x3d0f00, newsp: 0x7f86e3fff8f0, parent_tidptr: 0x7f86e40009d0, "
+               "child_tidptr: 0x7f86e40009d0, tls: 0x7f86e4000700")
+CLONE3_ARGS = "uargs: 0x7ffd85919030, size: 0x58"
+CHILD = 8190
 READ_CONTENTION = ("contention_begin", "00000000861d28b1 (flags=READ)")
 CONTENTION_END = ("contention_end", "00000000861d28b1 (ret=0)")
 
@@ -213,6 +221,58 @@ def window_closes_at_syscall_entry() -> list[str]:
     return thread.lines
 
 
+def dup_mmap_section(mm: str = OTHER_MM) -> list[tuple[str, str]]:
+    """dup_mmap: write-lock the caller's mm, then the child's new one (nested), unlock both."""
+    return [("mmap_lock_start_locking", lock_body(True)),
+            ("mmap_lock_acquire_returned", lock_body(True, True)),
+            ("mmap_lock_start_locking", lock_body(True, mm=mm)),
+            ("mmap_lock_acquire_returned", lock_body(True, True, mm=mm)),
+            ("mmap_lock_released", lock_body(True, mm=mm)),
+            ("mmap_lock_released", lock_body(True))]
+
+
+def child_returns(syscall: str) -> ThreadScript:
+    """The new task's first events: switched in, then its own return from the call (no entry)."""
+    child = ThreadScript(CHILD, cpu=1).at(T0 + 20).switch_in()
+    return child.event(f"sys_exit_{syscall}", "0x0")
+
+
+def fork_by_clone() -> list[str]:
+    """glibc fork(): clone without CLONE_VM, dup_mmap's write section inside, then a fault."""
+    parent = ThreadScript(8163).at(T0)
+    parent.syscall("clone", FORK_ARGS, ret=hex(CHILD), inside=dup_mmap_section())
+    return merge_by_timestamp(parent.at(T0 + 30).fault(), child_returns("clone"))
+
+
+def thread_by_clone() -> list[str]:
+    """pthread_create() by clone with CLONE_VM: no writer, even with a read lock inside."""
+    parent = ThreadScript(8163).at(T0)
+    parent.syscall("clone", THREAD_ARGS, ret=hex(CHILD), inside=[
+        ("mmap_lock_start_locking", lock_body(False)),
+        ("mmap_lock_acquire_returned", lock_body(False, True)),
+        ("mmap_lock_released", lock_body(False))])
+    return merge_by_timestamp(parent.at(T0 + 30).fault(), child_returns("clone"))
+
+
+def fork_by_clone3() -> list[str]:
+    """clone3 (flags behind its pointer) that write-locks the caller's mm: a fork."""
+    parent = ThreadScript(8163).at(T0)
+    parent.syscall("clone3", CLONE3_ARGS, ret=hex(CHILD), inside=dup_mmap_section())
+    return merge_by_timestamp(parent.at(T0 + 30).fault(), child_returns("clone3"))
+
+
+def thread_by_clone3() -> list[str]:
+    """glibc 2.34+ pthread_create(): clone3 with no mmap_lock write inside: no writer."""
+    parent = ThreadScript(8163).at(T0).syscall("clone3", CLONE3_ARGS, ret=hex(CHILD))
+    return merge_by_timestamp(parent.at(T0 + 30).fault(), child_returns("clone3"))
+
+
+def failed_fork() -> list[str]:
+    """fork() failing with -EAGAIN before dup_mmap: still a fork call, like a failed mmap."""
+    parent = ThreadScript(8163).at(T0).syscall("clone", FORK_ARGS, ret="0xfffffffffffffff5")
+    return parent.at(T0 + 30).fault().lines
+
+
 def hold_open_at_trace_end() -> list[str]:
     """The trace ends while the retry still holds mmap_lock."""
     thread = ThreadScript(8169).at(T0).fault().filemap().block_issue().switch_out("D")
@@ -345,6 +405,36 @@ SCENARIOS = {
         (FaultExpectation(8172, ((VMA, DONE),), None, latency_us=1),),
         (HoldExpectation(8172, True, wait_us=1, hold_us=1, purpose="writer"),),
     ),
+    "fork-clone": Scenario(
+        fork_by_clone,
+        counts(vma_only=1, write=2),
+        (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
+        (HoldExpectation(8163, True, wait_us=1, hold_us=4, purpose="writer"),
+         HoldExpectation(8163, True, wait_us=1, hold_us=1, purpose="writer")),
+    ),
+    "thread-clone": Scenario(
+        thread_by_clone,
+        counts(vma_only=1, read=1),
+        (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
+        (HoldExpectation(8163, False, wait_us=1, hold_us=1, purpose="other"),),
+    ),
+    "fork-clone3": Scenario(
+        fork_by_clone3,
+        counts(vma_only=1, write=2),
+        (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
+        (HoldExpectation(8163, True, wait_us=1, hold_us=4, purpose="writer"),
+         HoldExpectation(8163, True, wait_us=1, hold_us=1, purpose="writer")),
+    ),
+    "thread-clone3": Scenario(
+        thread_by_clone3,
+        counts(vma_only=1),
+        (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
+    ),
+    "failed-fork": Scenario(
+        failed_fork,
+        counts(vma_only=1),
+        (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
+    ),
     "hold-open-at-trace-end": Scenario(
         hold_open_at_trace_end,
         counts(io_sleep=1, retry_mmap=1, read=1),
@@ -434,6 +524,60 @@ def test_downgrade_marks_the_writer_op(tmp_path: Path) -> None:
     (op,) = recording.timeline.writer_ops
     assert op.op == "munmap"
     assert op.downgraded
+
+
+@dataclass(frozen=True)
+class ForkExpectation:
+    latency_us: int
+    wait_us: int  # for the caller's own mm: dup_mmap's lock of the child's mm is not counted
+    hold_us: int
+    ret: int
+
+
+# which clone-family calls are writers, and the fork's timing (every event 1 µs apart)
+FORKS = {
+    "fork-clone": (ForkExpectation(latency_us=7, wait_us=1, hold_us=4, ret=CHILD),),
+    "thread-clone": (),
+    "fork-clone3": (ForkExpectation(latency_us=7, wait_us=1, hold_us=4, ret=CHILD),),
+    "thread-clone3": (),
+    "failed-fork": (ForkExpectation(latency_us=1, wait_us=0, hold_us=0, ret=-11),),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORKS))
+def test_clone_writers(tmp_path: Path, name: str) -> None:
+    recording = load_scenario(tmp_path, SCENARIOS[name])
+    ops = recording.timeline.writer_ops
+    assert [ForkExpectation(op.latency_ns // US, op.mmap_write_wait_ns // US,
+                            op.mmap_write_hold_ns // US, op.ret if op.ret is not None else 0)
+            for op in ops] == list(FORKS[name])
+    every_vma = tuple(vma.vma_id for vma in recording.timeline.vmas)
+    assert every_vma  # clustered from the fault's address
+    for op in ops:
+        # no address range: dup_mmap write-locks every VMA of the caller's mm
+        assert (op.op, op.tid, op.addr, op.length, op.vma_ids) == ("fork", 8163, 0, 0, every_vma)
+        assert op.start_ns == 377_000_000 * US
+    info = recording.info_json()
+    assert info["writers"] == {"ops": len(FORKS[name])}
+    assert info["unknown_events"] == 0
+    assert [lane.tid for lane in recording.timeline.threads] == [8163]  # the child: no lane
+
+
+def test_a_fork_leaves_the_callers_mm_as_its_mm(tmp_path: Path) -> None:
+    """dup_mmap locks the child's mm last; the parent's later faults are still in its own."""
+    recording = load_scenario(tmp_path, SCENARIOS["fork-clone"])
+    (fault,) = recording.timeline.faults
+    assert fault.mm == MM
+
+
+def test_a_clone_return_without_its_entry(tmp_path: Path) -> None:
+    """A new task's return (0) is silent; a parent's return whose entry was not traced warns."""
+    parent = ThreadScript(8163).at(T0).event("sys_exit_clone", hex(CHILD)).fault()
+    path = write_trace(tmp_path / "cut.txt", merge_by_timestamp(parent, child_returns("clone")))
+    recording = load_recording(str(path), use_cache=False)
+    assert recording.timeline.writer_ops == ()
+    (warning,) = recording.stats.warnings
+    assert "sys_exit_clone without its entry" in warning
 
 
 def test_readers_never_overlap_the_writer(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from itertools import islice
 from typing import Any
 
 from faulttui.analysis import window as w
-from faulttui.analysis.vma_layout import build_layout, mmap_is_anonymous
-from faulttui.importers.events import Event, ImportStats
+from faulttui.analysis.vma_layout import VmaLayout, build_layout, mmap_is_anonymous
+from faulttui.importers.events import CLONE_SYSCALLS, Event, ImportStats
 from faulttui.model.timeline import (
     Fault,
     FilePage,
@@ -31,6 +31,7 @@ from faulttui.model.timeline import (
 )
 
 WRITER_OPS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
+CLONE_VM = 0x100
 CHECKPOINT_EVENTS = 4096
 """Events between two calls of `add_all`'s checkpoint."""
 
@@ -72,6 +73,7 @@ class _Window:
     args: dict[str, int] = field(default_factory=dict)
     io_requests: int = 0
     slept_d: bool = False
+    thread_clone: bool = False  # a clone with CLONE_VM: a new thread, no writer
 
 
 @dataclass(slots=True)
@@ -90,6 +92,7 @@ class _Thread:
     syscall_write_wait_ns: int = 0
     syscall_write_hold_ns: int = 0
     syscall_downgraded: bool = False
+    syscall_write_mm: str = ""  # the first mm the syscall write-locked: the caller's own
     active: bool = False  # has faults, lock activity or writer ops
 
 
@@ -144,6 +147,9 @@ class Reconstructor:
         for op in WRITER_OPS:
             handlers[f"sys_enter_{op}"] = self._sys_enter
             handlers[f"sys_exit_{op}"] = self._sys_exit
+        for syscall in CLONE_SYSCALLS:
+            handlers[f"sys_enter_{syscall}"] = self._clone_enter
+            handlers[f"sys_exit_{syscall}"] = self._clone_exit
         return handlers
 
     def add_all(self, events: Iterable[Event], checkpoint: Callable[[Event], None] | None = None,
@@ -207,10 +213,15 @@ class Reconstructor:
 
     def _sys_enter(self, event: Event) -> None:
         thread = self._thread(event.tid, event.tgid, event.comm)
-        self._open(thread, _Window("syscall", event.ts_ns, op=event.name[10:], args=event.fields))
+        self._open_syscall(thread, _Window("syscall", event.ts_ns, op=event.name[10:],
+                                           args=event.fields))
+        thread.active = True
+
+    def _open_syscall(self, thread: _Thread, window: _Window) -> None:
+        self._open(thread, window)
         thread.syscall_write_wait_ns = thread.syscall_write_hold_ns = 0
         thread.syscall_downgraded = False
-        thread.active = True
+        thread.syscall_write_mm = ""
 
     def _sys_exit(self, event: Event) -> None:
         thread = self._thread(event.tid, event.tgid, event.comm)
@@ -234,6 +245,49 @@ class Reconstructor:
             downgraded=thread.syscall_downgraded,
         ))
         window.op = ""  # the syscall is over; later marks belong to user time
+
+    # A fork write-locks the caller's mm: kernel/fork.c copy_process -> copy_mm -> dup_mm ->
+    # dup_mmap (mm/mmap.c on recent kernels) takes mmap_write_lock_killable(oldmm), then
+    # mmap_write_lock_nested on the child's new mm, and vma_start_write on every VMA it copies
+    # (6.4+); copy_mm returns before all of it for CLONE_VM (a thread shares the mm). So a clone
+    # without CLONE_VM is a fork writer (even if its lock was not traced, as a failed mmap is
+    # still a writer call); a clone with CLONE_VM never is; clone3's flags are behind its user
+    # pointer, so a clone3 is a fork writer exactly when the caller took mmap_lock for writing
+    # inside it. The new task returns from the call too (ret_from_fork: `sys_clone -> 0x0`
+    # with no entry before it), which is no writer either.
+    def _clone_enter(self, event: Event) -> None:
+        thread = self._thread(event.tid, event.tgid, event.comm)
+        flags = event.fields.get("clone_flags")  # None for clone3
+        thread_clone = flags is not None and bool(flags & CLONE_VM)
+        self._open_syscall(thread, _Window("syscall", event.ts_ns, op=event.name[10:],
+                                           args=event.fields, thread_clone=thread_clone))
+        if flags is not None and not thread_clone:
+            thread.active = True
+
+    def _clone_exit(self, event: Event) -> None:
+        thread = self._thread(event.tid, event.tgid, event.comm)
+        window = thread.window
+        syscall = event.name[9:]
+        ret = event.fields["ret"]
+        if window is None or window.kind != "syscall" or window.op != syscall:
+            if ret != 0:  # 0: the new task's own return
+                self.stats.warn(f"{self.stats.path}:{event.line}: sys_exit_{syscall} "
+                                "without its entry")
+            return
+        self._mark(thread, w.SYSCALL_EXIT, event.ts_ns, syscall)
+        window.op = ""
+        caller_mm = thread.syscall_write_mm
+        if caller_mm:
+            thread.mm = caller_mm  # dup_mmap's last lock was the child's mm
+        if window.thread_clone or ("clone_flags" not in window.args and not caller_mm):
+            return
+        thread.active = True
+        self.writer_ops.append(WriterOp(
+            tid=thread.tid, op="fork", start_ns=window.start_ns, end_ns=event.ts_ns, ret=ret,
+            mmap_write_wait_ns=thread.syscall_write_wait_ns,
+            mmap_write_hold_ns=thread.syscall_write_hold_ns,
+            downgraded=thread.syscall_downgraded,
+        ))
 
     def _start_locking(self, event: Event) -> None:
         thread = self._thread(event.tid, event.tgid, event.comm)
@@ -279,7 +333,9 @@ class Reconstructor:
         else:
             self.counts.read += 1
         request_ns = pending[2] if waited and pending is not None else ts
-        if waited and write:
+        if write and not thread.syscall_write_mm:
+            thread.syscall_write_mm = mm
+        if waited and write and mm == thread.syscall_write_mm:
             thread.syscall_write_wait_ns += ts - request_ns
         thread.holds.append(_OpenHold(mm, write, request_ns, ts, not waited and not downgrade,
                                       downgrade, self._fault_id(thread),
@@ -375,14 +431,14 @@ class Reconstructor:
         window = thread.window
         if window is None:
             return "other"
-        if window.kind == "syscall" and window.op:
+        if window.kind == "syscall" and window.op and not window.thread_clone:
             return "writer"
         if window.kind == "fault" and not write:
             return "fault-retry" if window.slept_d else "fault-fallback"
         return "other"
 
     def _close_hold(self, thread: _Thread, hold: _OpenHold, ts: int, released: bool) -> None:
-        if hold.write:
+        if hold.write and hold.mm == thread.syscall_write_mm:
             thread.syscall_write_hold_ns += ts - hold.acquired_ns
         purpose = hold.purpose
         if purpose == "fault-fallback" and hold.trylock:
@@ -445,7 +501,7 @@ class Reconstructor:
         layout = build_layout(main_mm, self.stats.maps, self.mmaps.get(main_mm, ()),
                               (window.address for window, *_ in self.closed_faults))
         faults = self._build_faults(layout.find)
-        writer_ops = [replace(op, vma_ids=layout.overlapping(op.addr, op.addr + op.length))
+        writer_ops = [replace(op, vma_ids=self._locked_vmas(op, layout, main_mm))
                       for op in self.writer_ops]
         timeline = Timeline(
             name=name, start_ns=max(self.first_ns, 0), end_ns=self.last_ns, threads=lanes,
@@ -457,6 +513,15 @@ class Reconstructor:
         )
         fault_threads = len({fault.tid for fault in faults})
         return Reconstruction(timeline, replace(self.counts), fault_threads)
+
+    def _locked_vmas(self, op: WriterOp, layout: VmaLayout, main_mm: str) -> tuple[int, ...]:
+        """The VMAs a writer write-locks: those in its range; a fork, every VMA of its mm (all
+        of the layout's, unless the layout is known to be another mm's)."""
+        if op.op != "fork":
+            return layout.overlapping(op.addr, op.addr + op.length)
+        if main_mm and self.threads[op.tid].mm != main_mm:
+            return ()
+        return layout.every_vma()
 
     def _build_faults(self, vma_of: Callable[[int], int]) -> list[Fault]:
         mm_by_tid = {thread.tid: thread.mm for thread in self.threads.values()}

@@ -37,6 +37,10 @@ class VmaLayout:
     def overlapping(self, start: int, end: int) -> tuple[int, ...]:
         return tuple(vma.vma_id for vma in self.vmas if vma.start < end and start < vma.end)
 
+    def every_vma(self) -> tuple[int, ...]:
+        """All the VMAs, as a fork write-locks them (dup_mmap: vma_start_write on each)."""
+        return tuple(vma.vma_id for vma in self.vmas)
+
 
 def _round_up(length: int) -> int:
     return (length + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE

@@ -64,6 +64,9 @@ class TraceEvent:
 
 
 _WRITER_SYSCALLS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
+# A fork (clone without CLONE_VM; a clone3 that write-locks the mm) is a writer too. The new
+# task's own `sys_clone -> 0x0` is recorded as well (event-fork adds it to the pid filter).
+_CLONE_SYSCALLS = ("clone", "clone3")
 
 
 def _catalogue() -> tuple[TraceEvent, ...]:
@@ -83,7 +86,7 @@ def _catalogue() -> tuple[TraceEvent, ...]:
         TraceEvent("lock", "contention_begin", process),
         TraceEvent("lock", "contention_end", process),
     ]
-    for syscall in _WRITER_SYSCALLS:
+    for syscall in _WRITER_SYSCALLS + _CLONE_SYSCALLS:
         events.append(TraceEvent("syscalls", f"sys_enter_{syscall}", process))
         events.append(TraceEvent("syscalls", f"sys_exit_{syscall}", process))
     for kind in ("direct", "memcg"):

@@ -48,7 +48,10 @@ FIELD_TYPES: dict[str, dict[str, type]] = {
 # Syscalls that take mmap_lock for writing; each has sys_enter_<name> (its arguments as
 # int fields named as the kernel prints them) and sys_exit_<name> (field "ret", signed).
 WRITER_SYSCALLS: tuple[str, ...] = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
-for _syscall in WRITER_SYSCALLS:
+# Syscalls that create a task: a fork (a clone without CLONE_VM) write-locks the caller's mm,
+# a thread (CLONE_VM) does not; see reconstruct.py for which ones count as writers.
+CLONE_SYSCALLS: tuple[str, ...] = ("clone", "clone3")
+for _syscall in WRITER_SYSCALLS + CLONE_SYSCALLS:
     FIELD_TYPES[f"sys_enter_{_syscall}"] = {}  # argument names vary by syscall; all int
     FIELD_TYPES[f"sys_exit_{_syscall}"] = {"ret": int}
 del _syscall

@@ -5,6 +5,10 @@ six raw arguments); the per-syscall `syscalls:` tracepoints, which faulttui's re
 use, arrive as generic events. Both become the text importer's `sys_enter_<name>` (the
 arguments as ints, named as the tracefs format file names them) and `sys_exit_<name>`
 (`ret`, signed). Raw syscalls faulttui does not model stay `sys_enter`/`sys_exit`, raw.
+
+clone and clone3 are read the same way (the reconstruction decides which are forks): on
+x86_64 and aarch64 a raw clone's arguments are in kernel/fork.c's default SYSCALL_DEFINE5(clone)
+order, flags first, so its flags are known; clone3's are behind its user pointer, here too.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ SYSCALL_ARGS: dict[str, tuple[str, ...]] = {
     "madvise": ("start", "len_in", "behavior"),
     "brk": ("brk",),
     "mremap": ("addr", "old_len", "new_len", "flags", "new_addr"),
+    "clone": ("clone_flags", "newsp", "parent_tidptr", "child_tidptr", "tls"),
+    "clone3": ("uargs", "size"),
 }
 SYSCALL_NUMBERS: dict[str, dict[int, str]] = {
-    "x86_64": {9: "mmap", 10: "mprotect", 11: "munmap", 12: "brk", 25: "mremap", 28: "madvise"},
+    "x86_64": {9: "mmap", 10: "mprotect", 11: "munmap", 12: "brk", 25: "mremap", 28: "madvise",
+               56: "clone", 435: "clone3"},
     "aarch64": {222: "mmap", 226: "mprotect", 215: "munmap", 214: "brk", 216: "mremap",
-                233: "madvise"},
+                233: "madvise", 220: "clone", 435: "clone3"},
 }
 
 

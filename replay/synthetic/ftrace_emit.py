@@ -3,9 +3,11 @@
 The events are what a 6.18 kernel would print for the run: `page_fault_user`,
 `mmap_lock_*` (`mm=... memcg_id=... write=... success=...`), `mm_filemap_fault`,
 `block_rq_issue` / `block_rq_complete`, `sched_switch` out in D for an I/O sleep and back,
-and the mmap-family syscalls (`sys_mmap(...)` / `sys_mmap -> 0x...`). A fork prints as
-its `mmap_lock` write section alone, as `faulttui record` would capture it (it does not
-trace clone), so the trace's `writers.ops` leaves forks out. Timestamps print as
+and the writer syscalls (`sys_mmap(...)` / `sys_mmap -> 0x...`). A fork prints as glibc's
+fork() does on x86_64: `sys_clone(clone_flags: 0x1200011, ...)`, its `mmap_lock` write
+section, `sys_clone -> <child pid>` (the run has no child task, so neither the child's own
+`sys_clone -> 0x0` nor dup_mmap's lock of the child's mm is printed). Arguments print as
+print_syscall_enter does on 6.18 (below 10 in decimal, else 0x hex). Timestamps print as
 `sec.nsec` (9 digits), so faulttui's importer reads the run back to the same
 `faulttui info` numbers. Lock waits are not printed as D sleeps (the
 replay has no separate sleeping part of a wait), so the fault-window rule counts
@@ -33,6 +35,10 @@ from faulttui.model.timeline import (
 BASE_NS = 1_000_000_000_000  # the run starts 1000 s after boot
 MEMCG_ID = 1
 SWAPPER = -1  # pid of the events printed from the idle task (irq completions, switch-in)
+# glibc's fork(): clone(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, child_tidptr)
+FORK_CLONE_FLAGS = 0x1200011
+CHILD_TIDPTR = 0x7F86E4A2BA10
+U64 = 1 << 64
 
 
 class TraceEvent(NamedTuple):
@@ -80,9 +86,18 @@ def trace_events(timeline: Timeline) -> Iterator[TraceEvent]:
     for request in timeline.io_requests:
         io[request.tid].append(request)
     lanes = {lane.tid: lane for lane in timeline.threads}
-    per_thread = [_thread_events(lanes.get(tid), tid, items, holds[tid], io[tid])
+    child_pids = _child_pids(timeline)
+    per_thread = [_thread_events(lanes.get(tid), tid, items, holds[tid], io[tid], child_pids)
                   for tid, items in sorted(_items_by_thread(timeline).items())]
     return heapq.merge(*per_thread, key=lambda event: event.ts_ns)
+
+
+def _child_pids(timeline: Timeline) -> dict[tuple[int, int], int]:
+    """A pid for each fork's child, by (tid, start_ns) of the fork: after every tid of the run."""
+    forks = sorted((op.start_ns, op.tid) for op in timeline.writer_ops if op.op == "fork")
+    tids = [lane.tid for lane in timeline.threads] + [op.tid for op in timeline.writer_ops]
+    first = max(tids, default=0) + 1
+    return {(tid, start_ns): first + index for index, (start_ns, tid) in enumerate(forks)}
 
 
 def _items_by_thread(timeline: Timeline) -> dict[int, list[tuple[int, int, object]]]:
@@ -110,7 +125,8 @@ def _hold_events(hold: LockHold, pid: int) -> Iterator[TraceEvent]:
 
 
 def _thread_events(lane: ThreadLane | None, tid: int, items: list[tuple[int, int, object]],
-                   holds: list[LockHold], io: list[IoRequest]) -> Iterator[TraceEvent]:
+                   holds: list[LockHold], io: list[IoRequest],
+                   child_pids: dict[tuple[int, int], int]) -> Iterator[TraceEvent]:
     comm = lane.comm if lane is not None else "task"
     prio = lane.prio if lane is not None else 120
     holds.sort(key=lambda h: (h.acquired_ns, h.downgrade))
@@ -128,7 +144,7 @@ def _thread_events(lane: ThreadLane | None, tid: int, items: list[tuple[int, int
                                    io_by_fault[item.fault_id])
         else:
             assert isinstance(item, WriterOp)
-            events = _writer_events(item, other_holds)
+            events = _writer_events(item, other_holds, child_pids.get((tid, item.start_ns), 0))
         for event in events:
             last = max(last, event.ts_ns)
             yield event._replace(ts_ns=last)
@@ -196,21 +212,30 @@ def _fault_events(fault: Fault, comm: str, prio: int, holds: list[LockHold],
                              _lock(False).format(mm=hold.mm))
 
 
-_SYSCALL_ARGS = {
-    "mmap": "addr: 0x0, len: 0x{length:x}, prot: 0x1, flags: 0x1, fd: 0x3, off: 0x0",
-    "munmap": "addr: 0x{addr:x}, len: 0x{length:x}",
-    "mprotect": "start: 0x{addr:x}, len: 0x{length:x}, prot: 0x1",
-    "madvise": "start: 0x{addr:x}, len_in: 0x{length:x}, behavior: 0x3",
-}
+def _syscall_args(**values: int) -> str:
+    """`name: value, ...` as print_syscall_enter prints them (6.18: below 10 %lu, else 0x%lx)."""
+    return ", ".join(f"{name}: {value}" if value < 10 else f"{name}: 0x{value:x}"
+                     for name, value in values.items())
 
 
-def _writer_events(op: WriterOp, holds: list[LockHold]) -> Iterator[TraceEvent]:
-    # fork: `faulttui record` traces the mmap-family syscalls only, not clone, so a
-    # recorded fork shows as dup_mmap's mmap_lock write section outside any syscall
-    traced = op.op != "fork"
-    if traced:
-        yield TraceEvent(op.start_ns, op.tid, f"sys_enter_{op.op}",
-                         _SYSCALL_ARGS.get(op.op, "").format(addr=op.addr, length=op.length))
+def _enter_args(op: WriterOp) -> str:
+    if op.op == "mmap":
+        return _syscall_args(addr=0, len=op.length, prot=1, flags=1, fd=3, off=0)
+    if op.op == "munmap":
+        return _syscall_args(addr=op.addr, len=op.length)
+    if op.op == "mprotect":
+        return _syscall_args(start=op.addr, len=op.length, prot=1)
+    if op.op == "madvise":
+        return _syscall_args(start=op.addr, len_in=op.length, behavior=3)
+    if op.op == "fork":
+        return _syscall_args(clone_flags=FORK_CLONE_FLAGS, newsp=0, parent_tidptr=0,
+                             child_tidptr=CHILD_TIDPTR, tls=0)
+    return ""
+
+
+def _writer_events(op: WriterOp, holds: list[LockHold], child_pid: int) -> Iterator[TraceEvent]:
+    syscall = "clone" if op.op == "fork" else op.op
+    yield TraceEvent(op.start_ns, op.tid, f"sys_enter_{syscall}", _enter_args(op))
     mine = [h for h in holds if op.start_ns <= h.request_ns <= op.end_ns]
     for hold in mine:
         holds.remove(hold)
@@ -223,6 +248,6 @@ def _writer_events(op: WriterOp, holds: list[LockHold]) -> Iterator[TraceEvent]:
                                    for h in mine)):
             yield TraceEvent(hold.released_ns, op.tid, "mmap_lock_released",
                              _lock(hold.write).format(mm=hold.mm))
-    if traced:
-        yield TraceEvent(op.end_ns, op.tid, f"sys_exit_{op.op}",
-                         f"0x{op.ret if op.ret is not None else 0:x}")
+    ret = child_pid if op.op == "fork" else op.ret or 0
+    # print_syscall_exit: `-> 0x%lx` of the long return value (-ENOMEM is 0xffff...fff4)
+    yield TraceEvent(op.end_ns, op.tid, f"sys_exit_{syscall}", f"0x{ret % U64:x}")
