@@ -7,6 +7,7 @@ normalized events (`open_trace(...).events()`) and/or the `info --json` counts.
 from __future__ import annotations
 
 import gzip
+import io
 import lzma
 import shutil
 import subprocess
@@ -35,10 +36,13 @@ from conftest import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
+from perfetto_fixtures import FLAVOURS, convert_text_trace, len_field, trace_record
 
 from faulttui.analysis.load import load_recording
 from faulttui.importers import Event, open_trace
-from faulttui.importers.events import UNKNOWN_TGID
+from faulttui.importers.events import UNKNOWN_TGID, ImportStats
+from faulttui.importers.perfetto import read_perfetto
 
 T0 = 377_000_000.0
 PID, TGID = 8169, 8163
@@ -153,6 +157,27 @@ def test_raw_tracefs_syscalls_are_normalized(tmp_path: Path) -> None:
     assert by_name["mmap_lock_acquire_returned"].fields["write"] is True
     assert by_name["mmap_lock_acquire_returned"].fields["success"] is True
     assert by_name["mmap_lock_acquire_returned"].fields["mm"] == MM
+
+
+@pytest.mark.parametrize(("body", "fields"), [
+    # 6.18: below 10 `%lu`, else `0x%lx`
+    ("start: 0x7f86cf8f7000, len: 0x10000, prot: 1", {"start": 0x7F86CF8F7000, "len": 0x10000,
+                                                      "prot": 1}),
+    # before 6.18, `%lx` without 0x: `len: 10000` is 64 KiB, not ten thousand bytes
+    ("start: 7f86cf8f7000, len: 10000, prot: 1", {"start": 0x7F86CF8F7000, "len": 0x10000,
+                                                  "prot": 1}),
+    ("start: 7f86cf8f7000, len: 1000, prot: 5", {"start": 0x7F86CF8F7000, "len": 0x1000,
+                                                 "prot": 5}),
+])
+def test_raw_syscall_arguments_are_hex_with_or_without_0x(tmp_path: Path, body: str,
+                                                           fields: dict[str, int]) -> None:
+    thread = ThreadScript(WRITER).at(T0)
+    thread.event("sys_enter_mprotect", body)
+    thread.event("sys_exit_mprotect", "0x0")
+    thread.fault()
+    events, source = read_events(write_trace(tmp_path / "trace.txt", thread.lines))
+    assert source.stats.warnings == []
+    assert events[0].fields == fields
 
 
 def test_tracecmd_report_text(tmp_path: Path) -> None:
@@ -494,3 +519,104 @@ def test_dat_and_its_report_text_give_the_same_info(tmp_path: Path) -> None:
     from_text = load_recording(str(report), use_cache=False).info_json()
     keys = ("format", "events", "event_counts", "lost_events", "faults", "mmap_lock")
     assert {key: from_text[key] for key in keys} == {key: from_dat[key] for key in keys}
+
+
+# --- clone / clone3: every dialect, and Perfetto -------------------------------------------
+
+CHILD_PID = 0x1FEE
+CLONE_CHILD_TIDPTR = 0x7F86E4A2BA10
+# (dialect, clone body, clone3 body): clone_flags 0x1200011 is glibc's fork() (no CLONE_VM)
+CLONE_BODIES = {
+    # 6.18 print_syscall_enter: below 10 `%lu`, else `0x%lx`
+    "tracefs": ("clone_flags: 0x1200011, newsp: 0, parent_tidptr: 0, "
+                "child_tidptr: 0x7f86e4a2ba10, tls: 0", "uargs: 0x7ffd85919030, size: 0x58"),
+    # before it: `%lx` without 0x
+    "tracefs-lx": ("clone_flags: 1200011, newsp: 0, parent_tidptr: 0, "
+                   "child_tidptr: 7f86e4a2ba10, tls: 0", "uargs: 7ffd85919030, size: 58"),
+    # trace-cmd report: the format file's `0x%08lx`
+    "trace-cmd": ("clone_flags: 0x01200011, newsp: 0x00000000, parent_tidptr: 0x00000000, "
+                  "child_tidptr: 0x7f86e4a2ba10, tls: 0x00000000",
+                  "uargs: 0x7ffd85919030, size: 0x00000058"),
+}
+
+
+def fork_events(dialect: str, syscall: str) -> list[tuple[str, int, int, float, str, str]]:
+    """A fork by `syscall` (dup_mmap's write section inside) and the child's own return."""
+    clone_body, clone3_body = CLONE_BODIES[dialect]
+    return [
+        ("faultload", WRITER, 1, T0, f"sys_enter_{syscall}",
+         clone_body if syscall == "clone" else clone3_body),
+        ("faultload", WRITER, 1, T0 + 1, "mmap_lock_start_locking", lock_body(True)),
+        ("faultload", WRITER, 1, T0 + 2, "mmap_lock_acquire_returned", lock_body(True, True)),
+        ("faultload", WRITER, 1, T0 + 40, "mmap_lock_released", lock_body(True)),
+        ("faultload", WRITER, 1, T0 + 41, f"sys_exit_{syscall}", hex(CHILD_PID)),
+        ("faultload", CHILD_PID, 0, T0 + 50, f"sys_exit_{syscall}", "0x0"),
+        ("faultload", WRITER, 1, T0 + 60, "page_fault_user", fault_body()),
+    ]
+
+
+def fork_trace(tmp_path: Path, dialect: str, syscall: str) -> Path:
+    events = fork_events(dialect, syscall)
+    if dialect == "trace-cmd":
+        lines = [tracecmd_line(comm, pid, ts, name, body, cpu=cpu)
+                 for comm, pid, cpu, ts, name, body in events]
+        return write_trace(tmp_path / f"{syscall}.txt", lines, header="cpus=2\n")
+    lines = [tracefs_line(comm, pid, ts, name, body, cpu=cpu)
+             for comm, pid, cpu, ts, name, body in events]
+    return write_trace(tmp_path / f"{syscall}.txt", lines)
+
+
+@pytest.mark.parametrize("syscall", ["clone", "clone3"])
+@pytest.mark.parametrize("dialect", sorted(CLONE_BODIES))
+def test_clone_in_every_dialect(tmp_path: Path, dialect: str, syscall: str) -> None:
+    path = fork_trace(tmp_path, dialect, syscall)
+    events, source = read_events(path)
+    assert source.stats.warnings == [] and source.stats.unknown_events == 0
+    assert source.stats.event_counts[f"sys_enter_{syscall}"] == 1
+    assert source.stats.event_counts[f"sys_exit_{syscall}"] == 2  # the parent's and the child's
+    enter = events[0]
+    assert enter.name == f"sys_enter_{syscall}"
+    if syscall == "clone":
+        assert enter.fields == {"clone_flags": 0x1200011, "newsp": 0, "parent_tidptr": 0,
+                                "child_tidptr": CLONE_CHILD_TIDPTR, "tls": 0}
+    else:
+        assert enter.fields == {"uargs": 0x7FFD85919030, "size": 0x58}
+    assert [e.fields for e in events if e.name == f"sys_exit_{syscall}"] == [
+        {"ret": CHILD_PID}, {"ret": 0}]
+    recording = load_recording(str(path), use_cache=False)
+    (fork,) = recording.timeline.writer_ops
+    assert (fork.op, fork.tid, fork.ret, fork.latency_ns) == ("fork", WRITER, CHILD_PID, 41_000)
+    assert (fork.mmap_write_wait_ns, fork.mmap_write_hold_ns) == (1_000, 38_000)
+    assert recording.info_json()["writers"] == {"ops": 1}
+
+
+def test_raw_syscalls_clone_in_perfetto_are_named_with_their_flags() -> None:
+    bundle = pb.FtraceEventBundle(cpu=0)
+    for ts, number, args in ((1, 56, [0x1200011, 0, 0, CLONE_CHILD_TIDPTR, 0, 0]),
+                             (3, 435, [0x7FFD85919030, 0x58, 0, 0, 0, 0])):
+        enter = bundle.event.add(timestamp=ts, pid=WRITER).sys_enter
+        enter.id, enter.args[:] = number, args
+        exit_ = bundle.event.add(timestamp=ts + 1, pid=WRITER).sys_exit
+        exit_.id, exit_.ret = number, CHILD_PID
+    data = trace_record(len_field(1, bundle.SerializeToString()))
+    events = list(read_perfetto("t.pftrace", io.BytesIO(data), ImportStats(path="t.pftrace")))
+    assert [(e.name, e.fields) for e in events] == [
+        ("sys_enter_clone", {"clone_flags": 0x1200011, "newsp": 0, "parent_tidptr": 0,
+                             "child_tidptr": CLONE_CHILD_TIDPTR, "tls": 0}),
+        ("sys_exit_clone", {"ret": CHILD_PID}),
+        ("sys_enter_clone3", {"uargs": 0x7FFD85919030, "size": 0x58}),
+        ("sys_exit_clone3", {"ret": CHILD_PID}),
+    ]
+
+
+@pytest.mark.parametrize("syscall", ["clone", "clone3"])
+def test_perfetto_syscalls_events_give_the_same_fork(tmp_path: Path, syscall: str) -> None:
+    """`syscalls:sys_enter_clone` as Perfetto generic events (every encoding) = the text."""
+    text = fork_trace(tmp_path, "tracefs", syscall)
+    expected = load_recording(str(text), use_cache=False).timeline.writer_ops
+    for flavour in sorted(FLAVOURS):
+        out = tmp_path / f"{syscall}-{flavour}.pftrace"
+        convert_text_trace(str(text), str(out), FLAVOURS[flavour])
+        recording = load_recording(str(out), use_cache=False)
+        assert recording.stats.unknown_events == 0, flavour
+        assert recording.timeline.writer_ops == expected, flavour

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import click
 import orjson
@@ -51,6 +52,12 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
+def _writer_mix(recording: Recording) -> str:
+    """`mprotect 40, fork 3; `: the writers by operation, most frequent first."""
+    ops = Counter(op.op for op in recording.timeline.writer_ops).most_common()
+    return f"{', '.join(f'{op} {count:,}' for op, count in ops)}; " if ops else ""
+
+
 def render_info(recording: Recording) -> str:
     info = recording.info_json()
     metrics = compute_metrics(recording.timeline)
@@ -81,8 +88,8 @@ def render_info(recording: Recording) -> str:
         f"p99 {_ms(metrics.mmap_read_wait.p99)}, max {_ms(metrics.mmap_read_wait.max)}",
         f"  write wait     total {_ms(metrics.mmap_write_wait.total)}, "
         f"p99 {_ms(metrics.mmap_write_wait.p99)}, max {_ms(metrics.mmap_write_wait.max)}",
-        f"writers          {metrics.writer_ops:,} mmap-family syscalls "
-        f"(p99 {_ms(metrics.writer_latency.p99)}, max {_ms(metrics.writer_latency.max)})",
+        f"writers          {metrics.writer_ops:,} ({_writer_mix(recording)}"
+        f"p99 {_ms(metrics.writer_latency.p99)}, max {_ms(metrics.writer_latency.max)})",
         f"block I/O        {metrics.io_requests:,} requests "
         f"(p50 {_ms(metrics.io_wait.p50)}, p99 {_ms(metrics.io_wait.p99)})",
         f"VMAs             {info['vmas']['count']} from {info['vmas']['source']}",

@@ -44,8 +44,12 @@ _CONTENTION_BEGIN = re.compile(rb"(\S+) \(flags=(.*)\)\s*$")
 _CONTENTION_END = re.compile(rb"(\S+) \(ret=(-?\d+)\)\s*$")
 _RECLAIM_BEGIN = re.compile(rb"order=(\d+) gfp_flags=(\S+)")
 _RECLAIM_END = re.compile(rb"nr_reclaimed=(\d+)")
-_SYSCALL_ARG = re.compile(rb"(\w+): (-?(?:0x[0-9a-fA-F]+|\d+))")
 _SYSCALL_RET = re.compile(rb"^\s*(-?(?:0x[0-9a-fA-F]+|\d+))\s*$")
+# Syscall arguments are hex, with or without 0x: raw tracefs printed `%lx` (`len: 10000`,
+# `clone_flags: 1200011`) until print_syscall_enter switched to `%lu` below 10 and `0x%lx`
+# above (`len: 0x10000`, the 6.18 traces); trace-cmd uses the format file's `0x%08lx`. A bare
+# value is hex in each form (below 10 hex and decimal agree).
+_SYSCALL_ARG = re.compile(rb"(\w+): (-?)(?:0x)?([0-9a-fA-F]+)(?=,|\)?\s*$)")
 
 _U64 = 1 << 64
 _S64_MAX = (1 << 63) - 1
@@ -193,11 +197,21 @@ def parse_reclaim_end(body: bytes) -> Fields | None:
 
 
 def parse_syscall_enter(body: bytes) -> Fields | None:
-    """`start: 0x7f.., len: 0x10000, prot: 1` (raw) or `addr: 0x00000000, len: ...` (trace-cmd)."""
+    """`start: 0x7f.., len: 0x10000, prot: 1` (raw) or `addr: 0x00000000, len: ...` (trace-cmd);
+    `uargs: 0x7ffd85919030, size: 0x58` (clone3). Every value is hex (see _SYSCALL_ARG)."""
     args = _SYSCALL_ARG.findall(body)
     if not args and body.strip():
         return None
-    return {name.decode(): _int(value) for name, value in args}
+    return {name.decode(): -int(value, 16) if minus else int(value, 16)
+            for name, minus, value in args}
+
+
+def parse_clone_enter(body: bytes) -> Fields | None:
+    """`clone_flags: 0x1200011, newsp: 0, parent_tidptr: 0, child_tidptr: 0x7f.., tls: 0`."""
+    fields = parse_syscall_enter(body)
+    if fields is None or "clone_flags" not in fields:
+        return None
+    return fields
 
 
 def parse_syscall_exit(body: bytes) -> Fields | None:
@@ -234,4 +248,8 @@ def field_parsers(writer_syscalls: tuple[str, ...]) -> dict[str, FieldParser]:
     for syscall in writer_syscalls:
         parsers[f"sys_enter_{syscall}"] = parse_syscall_enter
         parsers[f"sys_exit_{syscall}"] = parse_syscall_exit
+    parsers["sys_enter_clone"] = parse_clone_enter
+    parsers["sys_exit_clone"] = parse_syscall_exit
+    parsers["sys_enter_clone3"] = parse_syscall_enter
+    parsers["sys_exit_clone3"] = parse_syscall_exit
     return parsers
