@@ -469,6 +469,7 @@ class Reconstructor:
                 refault = any(first <= evicted <= retry for evicted in evicted_at)
         self.closed_faults.append((window, thread.tid, facts, refault))
         w.walk_spans(thread.lane, window.start_ns, window.marks, facts.end_ns, False)
+        window.marks = []  # analysed: only the facts are needed from here on
 
     def finish(self, name: str = "recording") -> Reconstruction:
         """Close every open window, hold and span at the last event, and build the Timeline."""
