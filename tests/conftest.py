@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "sample_traces"
 COLD_8T = SAMPLES / "cold-8t-writer.txt.xz"
 BIGVMA = SAMPLES / "bigvma-mprotect.txt.xz"
+FORK_8T = SAMPLES / "fork-8t.txt.xz"
 TC_8T_DAT = SAMPLES / "tc-8t.dat"
 SHARED_MEMCG_64T = Path("/work/shared/traces/memcg-64t.txt.xz")
 

@@ -16,9 +16,11 @@ import pytest
 from conftest import (
     BIGVMA,
     COLD_8T,
+    FORK_8T,
     SHARED_MEMCG_64T,
     TC_8T_DAT,
     count_trace_text,
+    split_event_line,
     info_contract_subset,
     read_trace_text,
     run_cli,
@@ -53,6 +55,7 @@ MEMCG_ABSENT = pytest.mark.skipif(not SHARED_MEMCG_64T.exists(),
 REAL_TRACES = [
     pytest.param(COLD_8T, "ftrace-text", id="cold-8t-writer"),
     pytest.param(BIGVMA, "ftrace-text", id="bigvma-mprotect"),
+    pytest.param(FORK_8T, "ftrace-text", id="fork-8t"),
     pytest.param(TC_8T_DAT, "trace-cmd", id="tc-8t.dat", marks=NO_TRACE_CMD),
     pytest.param(SHARED_MEMCG_64T, "ftrace-text", id="memcg-64t",
                  marks=[pytest.mark.slow, MEMCG_ABSENT]),
@@ -110,3 +113,43 @@ def test_metrics_retries_mmap_is_the_window_rule(path: Path, fmt: str) -> None:
     recording = load_recording(str(path), use_cache=False)
     metrics = compute_metrics(recording.timeline).to_json()
     assert metrics["faults"]["retries"]["mmap"] == recording.info_json()["faults"]["retry_mmap"]
+
+
+def independent_forks(text: str) -> list[int]:
+    """The tids of the forks in `text`, by DOMAIN's rule written with string splitting: a
+    `clone` without CLONE_VM (0x100), or a `clone3` inside which the caller write-locked an mm."""
+    forks: list[int] = []
+    open_clone3: dict[int, bool] = {}  # tid -> wrote a lock so far
+    for line in text.splitlines():
+        parsed = split_event_line(line) if not line.startswith("#") else None
+        if parsed is None:
+            continue
+        tid, name, body = parsed
+        if name == "sys_enter_clone":
+            flags = int(body.split(",")[0].split(":")[1].strip().removeprefix("0x"), 16)
+            if not flags & 0x100:
+                forks.append(tid)
+        elif name == "sys_enter_clone3":
+            open_clone3[tid] = False
+        elif name == "mmap_lock_acquire_returned" and tid in open_clone3:
+            open_clone3[tid] |= "write=true" in body and "success=true" in body
+        elif name == "sys_exit_clone3" and open_clone3.pop(tid, False):
+            forks.append(tid)
+    return forks
+
+
+def test_a_real_fork_trace_has_every_fork_as_a_writer() -> None:
+    """fork-8t: `faulttui record` of sample_traces/tools/forkload.c (8 threads faulting on a
+    cold file while the main thread forks 60 times)."""
+    text = read_trace_text(FORK_8T)
+    recording = load_recording(str(FORK_8T), use_cache=False)
+    forks = [op for op in recording.timeline.writer_ops if op.op == "fork"]
+    assert sorted(op.tid for op in forks) == sorted(independent_forks(text))
+    assert len(forks) == 60
+    # dup_mmap write-locks the caller's mm: every fork held it, and locked every VMA
+    assert all(op.mmap_write_hold_ns > 0 and op.ret > 0 for op in forks)
+    assert all(len(op.vma_ids) == len(recording.timeline.vmas) for op in forks)
+    # the pthread_create clones (clone3 with CLONE_VM) are no writers
+    assert recording.info_json()["writers"]["ops"] == len(forks) + sum(
+        count for name, count in recording.stats.event_counts.items()
+        if name.startswith("sys_enter_") and name not in ("sys_enter_clone", "sys_enter_clone3"))
