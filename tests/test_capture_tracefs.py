@@ -300,6 +300,18 @@ def test_missing_events_are_listed_and_the_rest_recorded(tmp_path: Path) -> None
         make_plan(tracefs, system_wide=False, strict=True, pid=None, reporter=Notes())
 
 
+def test_an_arch_without_sys_fork_records_without_a_warning(tmp_path: Path) -> None:
+    """arm64 has no sys_fork or sys_vfork (fork() is clone there): not a missing event."""
+    lacking = tuple(f"syscalls:sys_{edge}_{call}" for edge in ("enter", "exit")
+                    for call in ("fork", "vfork"))
+    tracefs = TraceFs(str(make_fake_tracefs(tmp_path / "t", lacking=lacking)))
+    present, missing = split_available(tracefs, RECORDED_EVENTS)
+    assert missing == () and not {event.spec for event in present} & set(lacking)
+    notes = Notes()
+    plan = make_plan(tracefs, system_wide=False, strict=True, pid=os.getpid(), reporter=notes)
+    assert plan.missing == () and notes.warnings == []
+
+
 def test_kernel_without_any_event_is_an_error(tmp_path: Path) -> None:
     lacking = tuple(event.spec for event in RECORDED_EVENTS)
     tracefs = TraceFs(str(make_fake_tracefs(tmp_path / "t", lacking=lacking)))

@@ -20,10 +20,10 @@ from conftest import (
     SHARED_MEMCG_64T,
     TC_8T_DAT,
     count_trace_text,
-    split_event_line,
     info_contract_subset,
     read_trace_text,
     run_cli,
+    split_event_line,
 )
 
 from faulttui.analysis.load import load_recording

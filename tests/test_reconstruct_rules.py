@@ -267,6 +267,19 @@ def thread_by_clone3() -> list[str]:
     return merge_by_timestamp(parent.at(T0 + 30).fault(), child_returns("clone3"))
 
 
+def fork_by_sys_fork() -> list[str]:
+    """musl fork(): SYS_fork (no arguments, flags SIGCHLD): a fork like glibc's clone."""
+    parent = ThreadScript(8163).at(T0)
+    parent.syscall("fork", "", ret=hex(CHILD), inside=dup_mmap_section())
+    return merge_by_timestamp(parent.at(T0 + 30).fault(), child_returns("fork"))
+
+
+def vfork_call() -> list[str]:
+    """vfork(): CLONE_VM | CLONE_VFORK, the child borrows the mm: no writer."""
+    parent = ThreadScript(8163).at(T0).syscall("vfork", "", ret=hex(CHILD))
+    return merge_by_timestamp(parent.at(T0 + 30).fault(), child_returns("vfork"))
+
+
 def failed_fork() -> list[str]:
     """fork() failing with -EAGAIN before dup_mmap: still a fork call, like a failed mmap."""
     parent = ThreadScript(8163).at(T0).syscall("clone", FORK_ARGS, ret="0xfffffffffffffff5")
@@ -430,6 +443,18 @@ SCENARIOS = {
         counts(vma_only=1),
         (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
     ),
+    "fork-sys-fork": Scenario(
+        fork_by_sys_fork,
+        counts(vma_only=1, write=2),
+        (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
+        (HoldExpectation(8163, True, wait_us=1, hold_us=4, purpose="writer"),
+         HoldExpectation(8163, True, wait_us=1, hold_us=1, purpose="writer")),
+    ),
+    "vfork": Scenario(
+        vfork_call,
+        counts(vma_only=1),
+        (FaultExpectation(8163, ((VMA, DONE),), None, latency_us=0),),
+    ),
     "failed-fork": Scenario(
         failed_fork,
         counts(vma_only=1),
@@ -540,6 +565,8 @@ FORKS = {
     "thread-clone": (),
     "fork-clone3": (ForkExpectation(latency_us=7, wait_us=1, hold_us=4, ret=CHILD),),
     "thread-clone3": (),
+    "fork-sys-fork": (ForkExpectation(latency_us=7, wait_us=1, hold_us=4, ret=CHILD),),
+    "vfork": (),
     "failed-fork": (ForkExpectation(latency_us=1, wait_us=0, hold_us=0, ret=-11),),
 }
 

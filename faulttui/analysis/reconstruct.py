@@ -32,6 +32,9 @@ from faulttui.model.timeline import (
 
 WRITER_OPS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
 CLONE_VM = 0x100
+# the flags kernel/fork.c's SYSCALL_DEFINE0(fork) and (vfork) pass to kernel_clone: SIGCHLD,
+# and CLONE_VFORK | CLONE_VM | SIGCHLD (musl's fork() is SYS_fork where the arch has it)
+IMPLIED_CLONE_FLAGS = {"fork": 0x11, "vfork": 0x4111}
 CHECKPOINT_EVENTS = 4096
 """Events between two calls of `add_all`'s checkpoint."""
 
@@ -257,10 +260,14 @@ class Reconstructor:
     # with no entry before it), which is no writer either.
     def _clone_enter(self, event: Event) -> None:
         thread = self._thread(event.tid, event.tgid, event.comm)
-        flags = event.fields.get("clone_flags")  # None for clone3
+        syscall = event.name[10:]
+        args = event.fields
+        flags = args.get("clone_flags", IMPLIED_CLONE_FLAGS.get(syscall))  # None for clone3
+        if flags is not None and "clone_flags" not in args:
+            args = {**args, "clone_flags": flags}
         thread_clone = flags is not None and bool(flags & CLONE_VM)
-        self._open_syscall(thread, _Window("syscall", event.ts_ns, op=event.name[10:],
-                                           args=event.fields, thread_clone=thread_clone))
+        self._open_syscall(thread, _Window("syscall", event.ts_ns, op=syscall, args=args,
+                                           thread_clone=thread_clone))
         if flags is not None and not thread_clone:
             thread.active = True
 

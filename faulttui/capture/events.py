@@ -48,6 +48,9 @@ class TraceEvent:
     group: str
     name: str
     buffer: Buffer
+    # only some architectures have it (x86_64 has sys_fork and sys_vfork, arm64 has not): a
+    # kernel without it records the rest without a warning, also under --strict
+    optional: bool = False
 
     @property
     def spec(self) -> str:
@@ -67,6 +70,7 @@ _WRITER_SYSCALLS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
 # A fork (clone without CLONE_VM; a clone3 that write-locks the mm) is a writer too. The new
 # task's own `sys_clone -> 0x0` is recorded as well (event-fork adds it to the pid filter).
 _CLONE_SYSCALLS = ("clone", "clone3")
+_ARCH_CLONE_SYSCALLS = ("fork", "vfork")  # musl's fork() is SYS_fork where it exists
 
 
 def _catalogue() -> tuple[TraceEvent, ...]:
@@ -89,6 +93,9 @@ def _catalogue() -> tuple[TraceEvent, ...]:
     for syscall in _WRITER_SYSCALLS + _CLONE_SYSCALLS:
         events.append(TraceEvent("syscalls", f"sys_enter_{syscall}", process))
         events.append(TraceEvent("syscalls", f"sys_exit_{syscall}", process))
+    for syscall in _ARCH_CLONE_SYSCALLS:
+        for edge in ("enter", "exit"):
+            events.append(TraceEvent("syscalls", f"sys_{edge}_{syscall}", process, optional=True))
     for kind in ("direct", "memcg"):
         for edge in ("begin", "end"):
             events.append(TraceEvent("vmscan", f"mm_vmscan_{kind}_reclaim_{edge}", process))
@@ -100,7 +107,8 @@ RECORDED_EVENTS: tuple[TraceEvent, ...] = _catalogue()
 
 def in_one_buffer(events: tuple[TraceEvent, ...]) -> tuple[TraceEvent, ...]:
     """The same events, all in the top-level buffer (no pid filter, no instance)."""
-    return tuple(TraceEvent(event.group, event.name, Buffer.PROCESS) for event in events)
+    return tuple(TraceEvent(event.group, event.name, Buffer.PROCESS, event.optional)
+                 for event in events)
 
 
 def split_available(
@@ -108,7 +116,8 @@ def split_available(
 ) -> tuple[tuple[TraceEvent, ...], tuple[TraceEvent, ...]]:
     """(events this kernel has, events it lacks), by the presence of their enable file."""
     present = tuple(event for event in events if tracefs.exists(event.enable_file))
-    missing = tuple(event for event in events if not tracefs.exists(event.enable_file))
+    missing = tuple(event for event in events
+                    if not event.optional and not tracefs.exists(event.enable_file))
     return present, missing
 
 

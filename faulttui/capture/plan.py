@@ -62,7 +62,7 @@ def make_plan(
     if mmap_lock:
         expression = _mmap_lock_filter(tracefs, pid or os.getpid(), reporter)
         if expression is None:
-            present = tuple(TraceEvent(e.group, e.name, Buffer.PROCESS)
+            present = tuple(TraceEvent(e.group, e.name, Buffer.PROCESS, e.optional)
                             if e in mmap_lock else e for e in present)
         else:
             filters = {event.spec: expression for event in mmap_lock}

@@ -89,6 +89,7 @@ def command(output: str, pid: int | None, duration: str | None, buffer_kb: int,
       block:block_rq_issue, block:block_rq_complete
       lock:contention_begin, lock:contention_end
       syscalls:sys_{enter,exit}_{mmap,munmap,mprotect,madvise,brk,mremap,clone,clone3}
+      syscalls:sys_{enter,exit}_{fork,vfork} (where the architecture has them)
       vmscan:mm_vmscan_{direct,memcg}_reclaim_{begin,end}
 
     It also turns options/record-tgid on and sets trace_clock to mono (the clock of the

@@ -50,7 +50,7 @@ FIELD_TYPES: dict[str, dict[str, type]] = {
 WRITER_SYSCALLS: tuple[str, ...] = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
 # Syscalls that create a task: a fork (a clone without CLONE_VM) write-locks the caller's mm,
 # a thread (CLONE_VM) does not; see reconstruct.py for which ones count as writers.
-CLONE_SYSCALLS: tuple[str, ...] = ("clone", "clone3")
+CLONE_SYSCALLS: tuple[str, ...] = ("clone", "clone3", "fork", "vfork")
 for _syscall in WRITER_SYSCALLS + CLONE_SYSCALLS:
     FIELD_TYPES[f"sys_enter_{_syscall}"] = {}  # argument names vary by syscall; all int
     FIELD_TYPES[f"sys_exit_{_syscall}"] = {"ret": int}

@@ -252,4 +252,7 @@ def field_parsers(writer_syscalls: tuple[str, ...]) -> dict[str, FieldParser]:
     parsers["sys_exit_clone"] = parse_syscall_exit
     parsers["sys_enter_clone3"] = parse_syscall_enter
     parsers["sys_exit_clone3"] = parse_syscall_exit
+    for syscall in ("fork", "vfork"):  # no arguments: `sys_fork()`
+        parsers[f"sys_enter_{syscall}"] = parse_syscall_enter
+        parsers[f"sys_exit_{syscall}"] = parse_syscall_exit
     return parsers

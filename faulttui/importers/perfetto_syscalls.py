@@ -34,10 +34,12 @@ SYSCALL_ARGS: dict[str, tuple[str, ...]] = {
     "mremap": ("addr", "old_len", "new_len", "flags", "new_addr"),
     "clone": ("clone_flags", "newsp", "parent_tidptr", "child_tidptr", "tls"),
     "clone3": ("uargs", "size"),
+    "fork": (),
+    "vfork": (),
 }
 SYSCALL_NUMBERS: dict[str, dict[int, str]] = {
     "x86_64": {9: "mmap", 10: "mprotect", 11: "munmap", 12: "brk", 25: "mremap", 28: "madvise",
-               56: "clone", 435: "clone3"},
+               56: "clone", 57: "fork", 58: "vfork", 435: "clone3"},
     "aarch64": {222: "mmap", 226: "mprotect", 215: "munmap", 214: "brk", 216: "mremap",
                 233: "madvise", 220: "clone", 435: "clone3"},
 }
