@@ -160,7 +160,9 @@ def _other_reader(fault: Fault, reads_by_page: dict[FilePage, list[Fault]]) -> b
 
 
 def _cached(fault: Fault) -> bool:
-    return fault.io_requests == 0 and fault.retry_reason is None
+    """The fault found its page uptodate: it never waited for it. Its own block requests
+    may be readahead of other pages that it issued and did not wait for."""
+    return fault.retry_reason is None and (fault.io_requests == 0 or fault.io_wait_ns == 0)
 
 
 def _fault_spec(fault: Fault, mm: str, key: int, prio: int, vma_kind: str | None,
@@ -208,7 +210,8 @@ def _fault_spec(fault: Fault, mm: str, key: int, prio: int, vma_kind: str | None
             io_ns, wake_ns = waited, 0
         # else: it waited for another replayed fault's read, which the replay recreates
         map_cpu_ns = busy(range(drop + 1, len(attempts)))
-        if attempts:
+        if drop + 1 < len(attempts):
+            # (with no attempt after the drop, the rest of the fault is the wait itself)
             map_cpu_ns += max(0, fault.end_ns - attempts[-1].end_ns)
     nested_ns = [hold.hold_ns for hold in nested]
     return FaultSpec(

@@ -159,3 +159,33 @@ def test_memcg_64t_policies_behave(memcg_64t: Comparison) -> None:
     check_policy_behaviour(memcg_64t)
     # the page cache of the recording's memcg is replayed: its evictions come back
     assert memcg_64t.timelines["stock"].evictions > 0.9 * memcg_64t.timelines["recording"].evictions
+
+
+@pytest.fixture(scope="module")
+def fork_8t() -> Comparison:
+    return _comparison("fork-8t.txt.xz")
+
+
+def test_fork_8t_stock_reproduces_the_recording(fork_8t: Comparison) -> None:
+    check_stock_fidelity(fork_8t)
+
+
+def test_fork_8t_policies_behave(fork_8t: Comparison) -> None:
+    check_policy_behaviour(fork_8t)
+
+
+def test_fork_8t_writers_wait_as_recorded(fork_8t: Comparison) -> None:
+    """The main thread's faults before pthread_create neither wait twice for their I/O nor
+    read pages their readahead merely started, so it keeps its recorded pace and its thread
+    stacks' mmap/mprotect do not run into the workers' retries (they waited 4 us in the
+    recording and 853 us in the replay before)."""
+    recording, stock = fork_8t.timelines["recording"], fork_8t.timelines["stock"]
+    recorded_metrics, stock_metrics = fork_8t.metrics["recording"], fork_8t.metrics["stock"]
+    assert stock_metrics.mmap_write_acquisitions == recorded_metrics.mmap_write_acquisitions
+    for op in ("mmap", "mprotect", "fork"):
+        recorded_ops = [w for w in recording.writer_ops if w.op == op]
+        replayed_ops = [w for w in stock.writer_ops if w.op == op]
+        assert len(replayed_ops) == len(recorded_ops)
+        recorded_mean = sum(w.latency_ns for w in recorded_ops) // len(recorded_ops)
+        replayed_mean = sum(w.latency_ns for w in replayed_ops) // len(replayed_ops)
+        assert within(recorded_mean, replayed_mean, 0.25), op
