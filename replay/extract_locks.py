@@ -61,11 +61,26 @@ def writer_spec(op: WriterOp, holds: Sequence[LockHold], used: set[int],
         used.add(downgraded)
         downgraded_ns = holds[downgraded].hold_ns
         end = holds[downgraded].released_ns
+    nested_mm = ""
+    nested_after_ns = nested_hold_ns = 0
+    if hold.write:
+        # dup_mmap: the child's mm write-locked while the caller's is held (one fork, not a
+        # section of its own after it)
+        nested = next((index for index, other in enumerate(holds)
+                       if index not in used and other.write and other.mm != hold.mm
+                       and hold.acquired_ns <= other.request_ns
+                       and other.released_ns <= hold.released_ns + WRITER_SLACK_NS), None)
+        if nested is not None:
+            used.add(nested)
+            nested_mm = holds[nested].mm
+            nested_after_ns = holds[nested].acquired_ns - hold.acquired_ns
+            nested_hold_ns = min(holds[nested].hold_ns, max(0, hold.hold_ns - nested_after_ns))
     return WriterSpec(
         gap_ns=0, op=op.op, mm=hold.mm, addr=op.addr, length=op.length, vma_ids=op.vma_ids,
         before_lock_ns=max(0, hold.request_ns - op.start_ns), hold_ns=hold.hold_ns,
         after_ns=max(0, op.end_ns - end), downgraded_ns=downgraded_ns, ret=op.ret,
-        mode="write" if hold.write else "read")
+        mode="write" if hold.write else "read", nested_mm=nested_mm,
+        nested_after_ns=nested_after_ns, nested_hold_ns=nested_hold_ns)
 
 
 def lock_sections(holds: Sequence[LockHold],

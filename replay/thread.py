@@ -176,8 +176,12 @@ class ThreadRunner:
                     yield BLOCK  # vma_start_write waits for the VMA's readers to leave
                     vma_lock.writer_resumed()
                 locked.append(vma_lock)
-            if op.hold_ns > 0:
-                yield op.hold_ns
+            hold_left_ns = op.hold_ns
+            if op.nested_mm:  # (part of the recorded hold, not added to it)
+                yield from self._nested_write(op)
+                hold_left_ns -= op.nested_after_ns + op.nested_hold_ns
+            if hold_left_ns > 0:
+                yield hold_left_ns
             for vma_lock in locked:
                 vma_lock.end_write()
             wait_ns = acquired - request
@@ -196,6 +200,22 @@ class ThreadRunner:
             tid=self.tid, op=op.op, start_ns=start, end_ns=engine.now, addr=op.addr,
             length=op.length, ret=op.ret, mmap_write_wait_ns=wait_ns, mmap_write_hold_ns=hold_ns,
             downgraded=op.downgraded_ns >= 0, vma_ids=op.vma_ids))
+
+    def _nested_write(self, op: WriterSpec) -> ProcessGenerator:
+        """dup_mmap's write lock of the child's new mm, inside the caller's write hold."""
+        if op.nested_after_ns > 0:
+            yield op.nested_after_ns
+        engine = self.engine
+        nested_lock = self.world.mmap_lock(op.nested_mm)
+        request = engine.now
+        if not nested_lock.write(self):
+            yield BLOCK
+            while not nested_lock.writer_resumed(self):
+                yield BLOCK
+        acquired = engine.now
+        if op.nested_hold_ns > 0:
+            yield op.nested_hold_ns
+        yield from self._end_write_section(op.nested_mm, request, acquired, -1, "writer", False)
 
     def _end_write_section(self, mm: str, request: int, acquired: int, downgraded_ns: int,
                            purpose: str, trylock: bool) -> ProcessGenerator:

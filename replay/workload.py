@@ -73,6 +73,11 @@ class WriterSpec:
     # "write"; "read" (madvise advice that takes mmap_lock read); "none" (no mmap_lock:
     # a failed call, or advice under the per-VMA lock)
     mode: str = "write"
+    # fork (dup_mmap): the child's new mm write-locked inside the caller's write hold,
+    # `nested_after_ns` after the caller's lock was taken, for `nested_hold_ns`; "": none
+    nested_mm: str = ""
+    nested_after_ns: int = 0
+    nested_hold_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
