@@ -76,7 +76,7 @@ async def wait_for_main(pilot: Pilot[None], app: FaultTuiApp) -> MainScreen:
     for _ in range(600):
         if app.failure is not None:
             raise app.failure
-        if isinstance(app.screen, MainScreen):
+        if isinstance(app.screen, MainScreen) and app.screen.is_mounted:  # on_mount ran
             await pilot.pause()
             return app.screen
         await pilot.pause(0.05)
@@ -391,7 +391,7 @@ async def wait_for_compare(pilot: Pilot[None], app: FaultTuiApp) -> CompareScree
         if app.failure is not None:
             raise app.failure
         screen = app.screen
-        if isinstance(screen, CompareScreen) and screen.runs:
+        if isinstance(screen, CompareScreen) and screen.is_mounted and screen.runs:
             await pilot.pause()
             return screen
         await pilot.pause(0.05)

@@ -285,7 +285,7 @@ async def test_the_recording_pane_works_while_the_replay_runs(
     app = compare_app()
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(600):
-            if isinstance(app.screen, CompareScreen):
+            if isinstance(app.screen, CompareScreen) and app.screen.is_mounted:
                 break
             await pilot.pause(0.05)
         screen = app.screen

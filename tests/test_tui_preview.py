@@ -66,7 +66,8 @@ async def wait_until(pilot: Pilot[None], app: FaultTuiApp, condition: Any) -> No
 
 
 async def wait_for_preview(pilot: Pilot[None], app: FaultTuiApp) -> MainScreen:
-    await wait_until(pilot, app, lambda: isinstance(app.screen, MainScreen))
+    await wait_until(pilot, app,
+                     lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted)
     screen = app.screen
     assert isinstance(screen, MainScreen) and screen.is_preview
     return screen
@@ -199,7 +200,8 @@ def test_a_quick_load_shows_no_preview() -> None:
 
     async def run() -> None:
         async with app.run_test(size=SIZE, message_hook=hook) as pilot:
-            await wait_until(pilot, app, lambda: isinstance(app.screen, MainScreen))
+            await wait_until(pilot, app,
+                     lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted)
             screen = app.screen
             assert isinstance(screen, MainScreen)
             assert not screen.is_preview and not banner(screen).display

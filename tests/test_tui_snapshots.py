@@ -39,7 +39,8 @@ def after_loading(*keys: str, settle_s: float = 0.5) -> Callable[[Pilot[None]], 
     async def run_before(pilot: Pilot[None]) -> None:
         for _ in range(600):  # the main screen, with the thread list's numbers
             screen = pilot.app.screen
-            if isinstance(screen, MainScreen) and screen.query_one(ThreadList).rows[0].faults >= 0:
+            if (isinstance(screen, MainScreen) and screen.is_mounted  # composed, on_mount ran
+                    and screen.query_one(ThreadList).rows[0].faults >= 0):
                 break
             await pilot.pause(0.05)
         await pilot.pause()
@@ -75,7 +76,7 @@ def after_replaying(*keys: str) -> Callable[[Pilot[None]], Any]:
     async def run_before(pilot: Pilot[None]) -> None:
         for _ in range(1200):
             screen = pilot.app.screen
-            if isinstance(screen, CompareScreen) and screen.runs:
+            if isinstance(screen, CompareScreen) and screen.is_mounted and screen.runs:
                 break
             await pilot.pause(0.05)
         await settle(pilot)
