@@ -11,8 +11,8 @@ and "wake this process", and the engine is the inner loop of every replay. SimPy
 step in an Event object with a callback list; this loop pushes one tuple per step and
 resumes the generator directly. Measured with `benchmarks/replay_bench.py --engine-compare`
 (memcg-64t's thread programs as plain delays, 360k events, best of 3, CPU time): this loop
-0.16 s, SimPy 4.1.2 0.33 s, 2.1x as long. The whole `stock` replay of that trace takes
-about 1.7 s, so SimPy's share alone would have eaten a tenth of the 2 s budget, for no
+0.10 s, SimPy 4.1.2 0.35 s, 3.3x as long. The whole `stock` replay of that trace takes
+about 1.0 s, so SimPy's share alone would have eaten an eighth of the 2 s budget, for no
 gain: none of its shared-resource classes is an rwsem with reader batches, trylock,
 handoff and downgrade, so the lock models would have been written by hand either way.
 """
@@ -25,7 +25,6 @@ from collections.abc import Callable, Generator
 from typing import Protocol
 
 BLOCK = -1  # yielded by a process that waits for a wake-up from a lock or a page
-NEVER = 1 << 64  # later than any timestamp (they fit in 63 bits)
 
 ProcessGenerator = Generator[int, None, None]
 
@@ -46,16 +45,18 @@ class Engine:
     def __init__(self, start_ns: int = 0) -> None:
         self.now = start_ns
         self.events = 0  # resumptions run so far (the "simulated events" of the benchmark)
-        self._heap: list[tuple[int, int, int, Process]] = []
+        # (time, priority, sequence, the process's resume)
+        self._heap: list[tuple[int, int, int, Callable[[None], int]]] = []
         self._counter = itertools.count()
 
     def start(self, process: Process, at_ns: int) -> None:
         """Run `process` for the first time at `at_ns`."""
-        heapq.heappush(self._heap, (at_ns, process.prio, next(self._counter), process))
+        heapq.heappush(self._heap, (at_ns, process.prio, next(self._counter), process.resume))
 
     def wake(self, process: Process, delay_ns: int = 0) -> None:
         """Resume a process that yielded BLOCK, `delay_ns` from now."""
-        heapq.heappush(self._heap, (self.now + delay_ns, process.prio, next(self._counter), process))
+        heapq.heappush(self._heap, (self.now + delay_ns, process.prio, next(self._counter),
+                                    process.resume))
 
     def run(self, until_ns: int | None = None) -> None:
         """Run until no process is left to run, or until the next event is after `until_ns`."""
@@ -69,23 +70,23 @@ class Engine:
         pushpop = heapq.heappushpop
         counter = self._counter
         events = self.events
-        limit = until_ns if until_ns is not None else NEVER
+        limit = until_ns
         item = pop(heap)
         try:
             while True:
                 now = item[0]
-                if now > limit:
+                if limit is not None and now > limit:
                     push(heap, item)
                     break
                 self.now = now
                 events += 1
-                process = item[3]
+                resume = item[3]
                 try:
-                    delay = process.resume(None)
+                    delay = resume(None)
                 except StopIteration:
                     delay = BLOCK
                 if delay >= 0:
-                    item = pushpop(heap, (now + delay, item[1], next(counter), process))
+                    item = pushpop(heap, (now + delay, item[1], next(counter), resume))
                 elif heap:
                     item = pop(heap)
                 else:

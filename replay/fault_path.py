@@ -51,6 +51,9 @@ IO_WAIT = int(SpanState.IO_WAIT)
 IO_WAIT_HOLDING_VMA = int(SpanState.IO_WAIT_HOLDING_VMA)
 IO_WAIT_HOLDING_MMAP = int(SpanState.IO_WAIT_HOLDING_MMAP)
 MAX_VMA_RETRIES = 8  # bound the RFC's non-major VMA retry loop (reference 1.5)
+# new_record(Fault, (every field, ...)): a record built directly, for the ones made once or
+# more per fault (a NamedTuple's own __new__ costs a Python call more)
+new_record = tuple.__new__
 
 
 def fault_path(thread: ThreadRunner, f: FaultSpec,
@@ -60,7 +63,7 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
     engine = thread.engine
     policy = world.policy
     page_cache = world.page_cache
-    mark = thread.mark
+    to = thread.to
     mm = f.mm
     mmap_lock, vma_lock = world.fault_locks(mm, f.vma_id)
     key = f.page_key
@@ -91,15 +94,15 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
                 world.trylock_failures.append(
                     TrylockFailure(mm, thread.tid, attempt_start, False, f.fault_id))
                 if not mmap_lock.read(thread):
-                    mark((engine.now, WAIT_MMAP_READ))
+                    to(WAIT_MMAP_READ)
                     yield BLOCK
                     lock_wait = engine.now - attempt_start
                     lock_wait_total += lock_wait
             if dropped:
                 window_retry_mmap = True
-            mark((engine.now, FAULT_MMAP_READ))
+            to(FAULT_MMAP_READ)
         else:
-            mark((engine.now, FAULT_VMA))
+            to(FAULT_VMA)
         if dropped and retry_lock is None:
             retry_lock = lock
 
@@ -127,7 +130,7 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
         wait_until = 0
         issued = uptodate = False
         if key >= 0:
-            ready = page_cache.ready.get(key, ABSENT)
+            ready = page_cache.ready_ns(key)
             now = engine.now
             if ready == ABSENT:
                 if dropped:
@@ -139,8 +142,8 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
                     page_cache.insert_absent(key + 1, f.readahead_end_key, wait_until, now)
                 io_requests += 1
                 io_latency += wait_until - issue
-                world.io_requests.append(IoRequest(thread.tid, issue, wait_until, 0, 4096,
-                                                   f.fault_id))
+                world.io_requests.append(new_record(
+                    IoRequest, (thread.tid, issue, wait_until, 0, 4096, f.fault_id)))
                 issued = True
             elif ready > now:
                 wait_until = ready  # someone else's read is in flight: wait on the folio
@@ -165,24 +168,24 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
                     else:
                         _release_mmap(thread, f, mmap_lock, attempt_start, lock_wait,
                                       trylock_failed, dropped)
-                    attempts.append(Attempt(lock, attempt_start, engine.now, RETRY, lock_wait,
-                                            trylock_failed))
+                    attempts.append(new_record(Attempt, (
+                        lock, attempt_start, engine.now, RETRY, lock_wait, trylock_failed, 0)))
                     if retry_reason is None:
                         retry_reason = IO if issued else FOLIO_LOCK
                     tried = (tried or issued or lock is MMAP_READ
                              or len(attempts) >= MAX_VMA_RETRIES)
                     dropped = True
-                    mark((engine.now, IO_WAIT))
+                    to(IO_WAIT)
                     slept = wait_until - engine.now
                     io_wait += slept
                     yield slept
                     lock = policy.retry_lock(f)
                     continue
-                mark((engine.now, IO_WAIT_HOLDING_VMA if lock is VMA else IO_WAIT_HOLDING_MMAP))
+                to(IO_WAIT_HOLDING_VMA if lock is VMA else IO_WAIT_HOLDING_MMAP)
                 held = wait_until - engine.now
                 io_wait += held
                 yield held
-                mark((engine.now, FAULT_VMA if lock is VMA else FAULT_MMAP_READ))
+                to(FAULT_VMA if lock is VMA else FAULT_MMAP_READ)
 
         # 4. map the page holding its folio lock, release, done
         if key >= 0:
@@ -193,18 +196,18 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
             vma_lock.release_read(engine)
         else:
             _release_mmap(thread, f, mmap_lock, attempt_start, lock_wait, trylock_failed, dropped)
-        attempts.append(Attempt(lock, attempt_start, engine.now, DONE, lock_wait, trylock_failed,
-                                held))
+        attempts.append(new_record(Attempt, (
+            lock, attempt_start, engine.now, DONE, lock_wait, trylock_failed, held)))
         break
 
-    mark((engine.now, USER))
+    to(USER)
     end = engine.now
     pages = world.pages
-    world.faults.append(Fault(
+    world.faults.append(new_record(Fault, (
         f.fault_id, thread.tid, mm, start, end, f.address, 0, 0, f.vma_id,
         pages[key] if 0 <= key < len(pages) else None, tuple(attempts), io_requests, io_latency,
         io_wait, max(0, end - start - io_wait - lock_wait_total), retry_lock, retry_reason,
-        refault, io_wait > 0, window_retry_mmap, window_fallback, not used_mmap))
+        refault, io_wait > 0, window_retry_mmap, window_fallback, not used_mmap, ())))
 
 
 def _nested_reads(thread: ThreadRunner, f: FaultSpec, mmap_lock: MmapLock,
@@ -230,7 +233,7 @@ def _nested_reads(thread: ThreadRunner, f: FaultSpec, mmap_lock: MmapLock,
 def _release_mmap(thread: ThreadRunner, f: FaultSpec, mmap_lock: MmapLock, request_ns: int,
                   lock_wait: int, trylock_failed: bool, dropped: bool) -> None:
     mmap_lock.release_read()
-    thread.world.holds.append(LockHold(
+    thread.world.holds.append(new_record(LockHold, (
         f.mm, thread.tid, False, request_ns, request_ns + lock_wait, thread.engine.now, True,
         not trylock_failed, False, f.fault_id, "fault-retry" if dropped else "fault-fallback",
-        lock_wait))
+        lock_wait)))

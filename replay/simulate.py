@@ -6,7 +6,7 @@ import gc
 import random
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -19,8 +19,6 @@ from replay.storage import Storage
 from replay.thread import ThreadRunner
 from replay.workload import FaultSpec, Workload
 from replay.world import World
-
-DEFAULT_MAP_CPU_NS = 2_000  # a retry's mapping cost when the workload has no example of one
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +35,6 @@ def simulate(workload: Workload, policy: Policy, params: ReplayParams | None = N
     state); `rng` defaults to random.Random(params.seed)."""
     params = params or ReplayParams()
     rng = rng if rng is not None else random.Random(params.seed)
-    faults = [op for thread in workload.threads for op in thread.ops if type(op) is FaultSpec]
-    observed_io = [fault.io_ns for fault in faults if fault.io_ns > 0]
-    map_costs = [fault.map_cpu_ns for fault in faults if fault.map_cpu_ns > 0]
-    wakes = [fault.wake_ns for fault in faults if fault.wake_ns >= 0 and fault.io_ns > 0]
     capacity = (params.memory_limit // PAGE_SIZE if params.memory_limit is not None
                 else workload.page_cache_pages)
     engine = Engine(workload.start_ns)
@@ -49,12 +43,13 @@ def simulate(workload: Workload, policy: Policy, params: ReplayParams | None = N
         vma_ids_by_mm[vma.mm].append(vma.vma_id)
     world = World(
         engine=engine, policy=policy,
-        page_cache=PageCache(capacity, workload.resident_pages),
-        storage=Storage(rng, observed_io, params.io_latency_scale, params.io_model,
-                        params.io_queue_depth, params.io_service_ns),
+        page_cache=PageCache(capacity, workload.resident_pages, len(workload.pages)),
+        # the figures over every fault that only some replays need are read lazily
+        storage=Storage(rng, _FaultValues(workload, "io_ns"), params.io_latency_scale,
+                        params.io_model, params.io_queue_depth, params.io_service_ns),
         wakeup_ns=params_wakeup(params, workload), rng=rng,
-        default_map_cpu_ns=int(statistics.median(map_costs)) if map_costs else DEFAULT_MAP_CPU_NS,
-        typical_wake_ns=int(statistics.median(wakes)) if wakes else 0,
+        map_costs=_FaultValues(workload, "map_cpu_ns"),
+        typical_wake_ns=_typical_wake_ns(workload),
         vma_ids_by_mm={mm: tuple(ids) for mm, ids in vma_ids_by_mm.items()},
         pages=workload.pages,
     )
@@ -63,14 +58,20 @@ def simulate(workload: Workload, policy: Policy, params: ReplayParams | None = N
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run(workload, policy, world, progress, len(faults))
+        result = _run(workload, policy, world, progress)
+        # Everything made meanwhile still sits in generation 0: without the freeze the first
+        # collection after gc.enable() would traverse all of it once (~0.8 s per 1M faults;
+        # as recording_cache.gc_paused does for a loaded trace). Frozen objects are still
+        # freed by reference counting, and a replay that ran to its end leaves no cycle.
+        gc.freeze()
+        return result
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
 def _run(workload: Workload, policy: Policy, world: World,
-         progress: Callable[[int, int], None] | None, total: int) -> ReplayResult:
+         progress: Callable[[int, int], None] | None) -> ReplayResult:
     engine = world.engine
     runners = [ThreadRunner(program, world) for program in workload.threads]
     for runner in runners:
@@ -78,6 +79,7 @@ def _run(workload: Workload, policy: Policy, world: World,
     if progress is None:
         engine.run()
     else:
+        total = workload.faults
         step_ns = max(1, (workload.end_ns - workload.start_ns) // 50)
         horizon = workload.start_ns
         while engine.pending:
@@ -103,6 +105,30 @@ def _run(workload: Workload, policy: Policy, world: World,
         io_requests=tuple(world.io_requests), evictions=world.page_cache.evictions,
     )
     return ReplayResult(timeline, engine.events, world.page_cache.evictions)
+
+
+class _FaultValues:
+    """One field of every fault of a workload, in program order: a pass over the faults
+    made only if something iterates it."""
+
+    __slots__ = ("field", "workload")
+
+    def __init__(self, workload: Workload, field: str) -> None:
+        self.workload = workload
+        self.field = field
+
+    def __iter__(self) -> Iterator[int]:
+        value = attrgetter(self.field)
+        return iter([value(op) for thread in self.workload.threads for op in thread.ops
+                     if type(op) is FaultSpec])
+
+
+def _typical_wake_ns(workload: Workload) -> int:
+    """Read complete -> the retry running, for a fault that has none recorded: the median
+    of the recorded ones (0 if none is)."""
+    wakes = [op.wake_ns for thread in workload.threads for op in thread.ops
+             if type(op) is FaultSpec and op.wake_ns >= 0 and op.io_ns > 0]
+    return int(statistics.median(wakes)) if wakes else 0
 
 
 def params_wakeup(params: ReplayParams,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 OBSERVED = "observed"
 QUEUE = "queue"
@@ -22,9 +22,10 @@ DEFAULT_LATENCY_NS = 100_000  # when the recording had no read at all
 
 
 class Storage:
-    __slots__ = ("_latencies", "_rng", "_slots", "latency_scale", "model", "service_ns")
+    __slots__ = ("_latencies", "_observed", "_rng", "_slots", "latency_scale", "model",
+                 "service_ns")
 
-    def __init__(self, rng: random.Random, observed_latencies: Sequence[int],
+    def __init__(self, rng: random.Random, observed_latencies: Iterable[int],
                  latency_scale: float = 1.0, model: str = OBSERVED, queue_depth: int = 32,
                  service_ns: int | None = None) -> None:
         if model not in (OBSERVED, QUEUE):
@@ -37,13 +38,17 @@ class Storage:
         self.latency_scale = latency_scale
         self.service_ns = service_ns
         self._rng = rng
-        self._latencies = tuple(latency for latency in observed_latencies if latency > 0) or (
-            DEFAULT_LATENCY_NS,)
+        # read when a fault first needs a latency of its own (most replays never do)
+        self._observed = observed_latencies
+        self._latencies: tuple[int, ...] = ()
         self._slots = [0] * queue_depth  # when each device slot is free (a min-heap)
 
     def read(self, now_ns: int, observed_ns: int) -> int:
         """Issue a read now; return its completion time."""
         if observed_ns <= 0:
+            if not self._latencies:
+                self._latencies = tuple(
+                    latency for latency in self._observed if latency > 0) or (DEFAULT_LATENCY_NS,)
             observed_ns = self._rng.choice(self._latencies)
         latency = int(observed_ns * self.latency_scale) if self.latency_scale != 1.0 else observed_ns
         if self.model == OBSERVED:

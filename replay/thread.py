@@ -1,9 +1,8 @@
-"""One replayed thread: runs its program, keeps its spans, and replays writers and lock
-sections. The fault path itself is in `replay.fault_path`."""
+"""One replayed thread: runs its program, with the uncontended minor faults inline, and
+replays writers and lock sections. The fault path itself is in `replay.fault_path`, the
+span bookkeeping in `replay.spans`."""
 
 from __future__ import annotations
-
-from array import array
 
 from faulttui.model.timeline import (
     Attempt,
@@ -17,13 +16,13 @@ from faulttui.model.timeline import (
     WriterOp,
 )
 from replay.engine import BLOCK, ProcessGenerator
-from replay.fault_path import fault_path
-from replay.page_cache import ABSENT
+from replay.fault_path import fault_path, new_record
 from replay.policies import BuiltinPolicy
+from replay.spans import PACK_AT, USER, SpanRecorder
+from replay.vma_lock import VmaLock
 from replay.workload import FaultSpec, LockSection, ThreadProgram, WriterSpec
 from replay.world import World
 
-USER = int(SpanState.USER)
 SYSCALL = int(SpanState.SYSCALL)
 WAIT_MMAP_READ = int(SpanState.WAIT_MMAP_READ)
 WAIT_MMAP_WRITE = int(SpanState.WAIT_MMAP_WRITE)
@@ -33,59 +32,27 @@ FAULT_VMA = int(SpanState.FAULT_VMA)
 VMA = AttemptLock.VMA
 MMAP_READ = AttemptLock.MMAP_READ
 DONE = AttemptOutcome.DONE
-# the records built directly (NamedTuple's keyword __new__ costs a Python call per record)
-new_fault = tuple.__new__
-new_attempt = tuple.__new__
 
 
-class ThreadRunner:
+class ThreadRunner(SpanRecorder):
     """A process of the engine (`prio`, `resume`) that replays one ThreadProgram."""
 
-    __slots__ = ("engine", "finished", "mark", "marks", "prio", "program", "resume", "start_ns",
-                 "tid", "world")
+    fast_path = True  # False: every fault through fault_path (tests compare the two)
+
+    __slots__ = ("finished", "prio", "program", "resume", "tid", "world")
 
     def __init__(self, program: ThreadProgram, world: World) -> None:
+        super().__init__(world.engine)
         self.program = program
         self.world = world
-        self.engine = world.engine
         self.tid = program.tid
         self.prio = program.prio
         self.finished = False
-        self.start_ns = world.engine.now
-        # time and state each time the thread's state changes; spans are made at the end
-        # (cheaper in the hot path than closing a span at every change)
-        # flat: time, state, time, state... (`mark((t, s))` extends it: no tuple is kept)
-        self.marks: list[int] = []
-        self.mark = self.marks.extend
         self.resume = self._run().send
 
-    def to(self, state: int) -> None:
-        """Switch the thread's span state now."""
-        self.marks += (self.engine.now, state)
-
     def lane(self, end_ns: int) -> ThreadLane:
-        """The thread's lane: its spans from the state changes, the last one up to `end_ns`."""
-        starts: array[int] = array("q")
-        ends: array[int] = array("q")
-        states: array[int] = array("B")
-        add_start, add_end, add_state = starts.append, ends.append, states.append
-        since = self.start_ns
-        current = USER
-        marks = self.marks
-        marks += (end_ns, -1)
-        pairs = iter(marks)
-        for at, state in zip(pairs, pairs, strict=True):
-            if state != current:
-                if at > since:
-                    add_start(since)
-                    add_end(at)
-                    add_state(current)
-                    since = at
-                current = state
-        del marks[-2:]
-        program = self.program
-        return ThreadLane(program.tid, program.tgid, program.comm, program.prio, starts, ends,
-                          states)
+        """The thread's lane: its spans, the last one closed at `end_ns`."""
+        return self.lane_of(self.program, end_ns)
 
     def _run(self) -> ProcessGenerator:
         world = self.world
@@ -94,58 +61,85 @@ class ThreadRunner:
         # a built-in policy's first lock does not depend on the fault: ask once
         first_lock = policy.first_lock if type(policy) is not BuiltinPolicy else None
         fixed_first = VMA if type(policy) is BuiltinPolicy and policy.use_vma_lock else MMAP_READ
+        fast_lock = VMA if self.fast_path else None  # the first lock of a fast-path fault
         page_cache = world.page_cache
         folio_locks = page_cache.folio_locks
-        mark_young = page_cache.young.add
+        young = page_cache.young
         add_fault = world.faults.append
         pages = world.pages
         page_count = len(pages)
-        mark = self.mark
+        add_span = self.spans.extend
         tid = self.tid
         locks_of = world.fault_locks
-        vma_lock = None
-        vma_mm = ""
+        vma_lock = VmaLock()  # a placeholder: the first fault looks its lock up
+        vma_mm: str | None = None
         vma_id = -1
+        now = engine.now  # kept equal to engine.now at the top of the loop
         for op in self.program.ops:
-            if op.gap_ns > 0:
-                yield op.gap_ns
+            gap = op.gap_ns
+            if gap > 0:
+                yield gap
+                now = engine.now
             if type(op) is FaultSpec:
+                first = fixed_first if first_lock is None else first_lock(op)
                 # Fast path, the same records as fault_path: a fault that gets its VMA lock
                 # and finds its page uptodate and unlocked (or anonymous) maps it at once.
-                key = op.page_key
-                now = engine.now
-                first = fixed_first if first_lock is None else first_lock(op)
-                # (a resident page's folio lock covers its read in flight)
-                if first is VMA and op.fallback_cpu_ns < 0 and not op.nested_reads and (
-                        key < 0 or 0 <= folio_locks.get(key, ABSENT) <= now):
-                    if op.vma_id != vma_id or op.mm != vma_mm:
-                        vma_mm, vma_id = op.mm, op.vma_id
-                        vma_lock = locks_of(vma_mm, vma_id)[1]
-                    assert vma_lock is not None
-                    if vma_lock.try_read():
-                        mark((now, FAULT_VMA))
-                        cpu = op.cpu_ns
-                        if key >= 0:
-                            # PageCache.lock_folio: the folio locked while mapped, accessed bit set
-                            folio_locks[key] = now + cpu
-                            mark_young(key)
-                        if cpu > 0:
-                            yield cpu
-                        vma_lock.release_read(engine)
-                        end = engine.now
-                        mark((end, USER))
-                        add_fault(new_fault(Fault, (
-                            op.fault_id, tid, op.mm, now, end, op.address, 0, 0, op.vma_id,
-                            pages[key] if 0 <= key < page_count else None,
-                            (new_attempt(Attempt, (VMA, now, end, DONE, 0, False, 0)),), 0, 0, 0,
-                            end - now, None, None, False, False, False, False, True, ())))
-                        continue
+                if first is fast_lock and op.fallback_cpu_ns < 0 and not op.nested_reads:
+                    key = op.page_key
+                    # (a resident page's folio lock covers its read in flight; a key beyond
+                    # the workload's pages, which the page cache may not hold, goes the
+                    # slow way)
+                    if key < 0 or (key < page_count and 0 <= folio_locks[key] <= now):
+                        if op.vma_id != vma_id or op.mm != vma_mm:
+                            vma_mm, vma_id = op.mm, op.vma_id
+                            vma_lock = locks_of(vma_mm, vma_id)[1]
+                        # VmaLock.try_read, inlined
+                        if not vma_lock.write_locked and vma_lock.writer is None:
+                            vma_lock.readers += 1
+                            cpu = op.cpu_ns
+                            if cpu > 0:
+                                end = now + cpu
+                            else:
+                                end = now
+                                cpu = 0
+                            if key >= 0:
+                                # PageCache.lock_folio: locked while mapped, accessed bit set
+                                folio_locks[key] = end if cpu else now + op.cpu_ns
+                                young[key] = True
+                            # self.to(FAULT_VMA) now, self.to(USER) at `end`, inlined: every
+                            # operation starts and ends in USER
+                            since = self.since
+                            if now > since:
+                                add_span((since, now, USER))
+                            if cpu:
+                                add_span((now, end, FAULT_VMA))
+                            self.since = end
+                            record = new_record(Fault, (
+                                op.fault_id, tid, vma_mm, now, end, op.address, 0, 0, vma_id,
+                                pages[key] if key >= 0 else None,
+                                (new_record(Attempt, (VMA, now, end, DONE, 0, False, 0)),),
+                                0, 0, 0, cpu, None, None, False, False, False, False, True, ()))
+                            if cpu:
+                                yield cpu
+                                # the same time as engine.now: the next record shares the int
+                                now = end
+                            # VmaLock.release_read, inlined
+                            vma_lock.readers -= 1
+                            if vma_lock.writer is not None and not vma_lock.readers:
+                                engine.wake(vma_lock.writer)
+                            add_fault(record)
+                            continue
+                if len(self.spans) >= PACK_AT:
+                    self.pack_spans()
                 yield from fault_path(self, op, first)
             elif type(op) is WriterSpec:
+                if len(self.spans) >= PACK_AT:
+                    self.pack_spans()
                 yield from self._writer(op)
             else:
                 assert type(op) is LockSection
                 yield from self._section(op)
+            now = engine.now
         self.finished = True
 
     def _writer(self, op: WriterSpec) -> ProcessGenerator:

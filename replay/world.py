@@ -4,6 +4,8 @@ the records the threads leave behind (which become the replay's Timeline)."""
 from __future__ import annotations
 
 import random
+import statistics
+from collections.abc import Iterable
 
 from faulttui.model.timeline import Fault, FilePage, IoRequest, LockHold, TrylockFailure, WriterOp
 from replay.engine import Engine
@@ -13,13 +15,16 @@ from replay.policies import Policy
 from replay.storage import Storage
 from replay.vma_lock import VmaLock
 
+DEFAULT_MAP_CPU_NS = 2_000  # a retry's mapping cost when the workload has no example of one
+
 
 class World:
     __slots__ = (
+        "_default_map_cpu_ns",
         "_fault_locks",
+        "_map_costs",
         "_mmap_locks",
         "_vma_locks",
-        "default_map_cpu_ns",
         "engine",
         "faults",
         "holds",
@@ -38,7 +43,7 @@ class World:
 
     def __init__(self, engine: Engine, policy: Policy, page_cache: PageCache, storage: Storage,
                  wakeup_ns: tuple[tuple[int, ...], tuple[int, ...]], rng: random.Random,
-                 default_map_cpu_ns: int, typical_wake_ns: int,
+                 map_costs: Iterable[int], typical_wake_ns: int,
                  vma_ids_by_mm: dict[str, tuple[int, ...]], pages: tuple[FilePage, ...]) -> None:
         self.engine = engine
         self.policy = policy
@@ -46,7 +51,8 @@ class World:
         self.storage = storage
         self.wakeup_ns = wakeup_ns  # (readers', writers') hand-over delays
         self.rng = rng
-        self.default_map_cpu_ns = default_map_cpu_ns  # the retry's cost when the recording had none
+        self._map_costs = map_costs  # the workload's retry mapping costs, read when first needed
+        self._default_map_cpu_ns: int | None = None
         self.typical_wake_ns = typical_wake_ns  # read complete -> retry running, when not recorded
         self.vma_ids_by_mm = vma_ids_by_mm  # for fork, which write-locks every VMA
         self.pages = pages  # page key -> identity, for the replayed Fault records
@@ -58,6 +64,16 @@ class World:
         self.trylock_failures: list[TrylockFailure] = []
         self.writer_ops: list[WriterOp] = []
         self.io_requests: list[IoRequest] = []
+
+    @property
+    def default_map_cpu_ns(self) -> int:
+        """The mapping cost of a retry whose fault has none recorded: the median of the
+        recorded ones (worked out when a fault first needs it: most replays never do)."""
+        if self._default_map_cpu_ns is None:
+            costs = [cost for cost in self._map_costs if cost > 0]
+            self._default_map_cpu_ns = (int(statistics.median(costs)) if costs
+                                        else DEFAULT_MAP_CPU_NS)
+        return self._default_map_cpu_ns
 
     def mmap_lock(self, mm: str) -> MmapLock:
         lock = self._mmap_locks.get(mm)

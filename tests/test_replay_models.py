@@ -296,7 +296,7 @@ def test_page_cache_evicts_a_read_but_unmapped_page_before_mapped_older_ones() -
     assert cache.ready_ns(4) == ABSENT
     assert all(cache.ready_ns(key) == 0 for key in (1, 2, 3, 5))
     assert list(cache.inactive) == [5, ~1, ~2, ~3]  # ~key: PG_referenced set
-    assert not cache.young
+    assert not any(cache.young)
     cache.insert(6, 0, 0)  # 5 was never mapped, and the rotated pages went to the head
     assert cache.ready_ns(5) == ABSENT and cache.evictions == 2
     cache.insert(7, 0, 0)  # 1-3 were not accessed again: the oldest of them goes now
@@ -321,25 +321,31 @@ def test_page_cache_activates_a_page_accessed_twice_and_refills_inactive() -> No
     assert list(cache.active) == [1] and list(cache.inactive) == [8, 9]
 
 
+def _put_active(cache: PageCache, key: int) -> None:
+    """Make `key` a cached page on the active list (a workingset page)."""
+    cache.reserve(key + 1)
+    cache.ready[key] = cache.folio_locks[key] = 0
+    cache.resident += 1
+    cache.active.append(key)
+
+
 def test_page_cache_refills_a_low_inactive_list_from_the_active_tail() -> None:
     cache = PageCache(capacity_pages=4)
     for key in (10, 11, 12):
-        cache.active.append(key)
-        cache.ready[key] = 0
-    cache.young.add(10)
+        _put_active(cache, key)
+    cache.young[10] = True
     cache.insert(1, 0, 0)
     cache.insert(2, 0, 0)  # inactive 2 < active 3 (ratio 1 below 1 GiB): 10 deactivated
     assert list(cache.active) == [11, 12] and list(cache.inactive) == [2, 10]
-    assert 10 not in cache.young and cache.ready_ns(1) == ABSENT
+    assert not cache.young[10] and cache.ready_ns(1) == ABSENT
 
 
 def test_page_cache_refault_of_a_recently_evicted_page_goes_active() -> None:
     cache = PageCache(capacity_pages=2)
-    cache.active.append(100)  # a workingset page (active list of 1)
-    cache.ready[100] = 0
+    _put_active(cache, 100)  # a workingset page (active list of 1)
     cache.insert(1, 0, 0)
     cache.insert(2, 0, 0)  # 1 evicted: nothing was evicted after it yet
-    assert cache.ready_ns(1) == ABSENT and cache.shadows == {1: 0}
+    assert cache.ready_ns(1) == ABSENT and cache.shadow_ages() == {1: 0}
     cache.insert(1, 0, 0)  # refault distance 1 <= active size 1: activated
     assert 1 in cache.active and cache.activations == 1
 
