@@ -203,7 +203,7 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
     to(USER)
     end = engine.now
     pages = world.pages
-    world.faults.append(new_record(Fault, (
+    world.add_fault(new_record(Fault, (
         f.fault_id, thread.tid, mm, start, end, f.address, 0, 0, f.vma_id,
         pages[key] if 0 <= key < len(pages) else None, tuple(attempts), io_requests, io_latency,
         io_wait, max(0, end - start - io_wait - lock_wait_total), retry_lock, retry_reason,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 
+from faulttui.model.fault_table import FaultTable
 from faulttui.model.timeline import Timeline
 from replay.engine import Engine
 from replay.page_cache import PageCache
@@ -85,7 +86,7 @@ def _run(workload: Workload, policy: Policy, world: World,
         while engine.pending:
             horizon += step_ns
             engine.run(until_ns=horizon)
-            progress(len(world.faults), total)
+            progress(world.faults_done, total)
 
     stuck = [runner.tid for runner in runners if not runner.finished]
     if stuck:
@@ -93,13 +94,13 @@ def _run(workload: Workload, policy: Policy, world: World,
     end_ns = max(engine.now, workload.start_ns)
     lanes = tuple(runner.lane(end_ns) for runner in runners)
     # stable sorts: ties keep the (deterministic) order the records were made in
-    world.faults.sort(key=attrgetter("start_ns"))
     world.holds.sort(key=attrgetter("acquired_ns"))
     world.writer_ops.sort(key=attrgetter("start_ns"))
     world.io_requests.sort(key=attrgetter("issue_ns"))
     timeline = Timeline(
         name=policy.id, start_ns=workload.start_ns, end_ns=end_ns, threads=lanes,
-        faults=tuple(world.faults), mmap_lock_holds=tuple(world.holds),
+        faults=FaultTable(world.faults, world.fault_positions, world.uncontended, world.pages),
+        mmap_lock_holds=tuple(world.holds),
         trylock_failures=tuple(world.trylock_failures), writer_ops=tuple(world.writer_ops),
         vmas=workload.vmas, vma_source=workload.vma_source,
         io_requests=tuple(world.io_requests), evictions=world.page_cache.evictions,

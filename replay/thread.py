@@ -5,10 +5,8 @@ span bookkeeping in `replay.spans`."""
 from __future__ import annotations
 
 from faulttui.model.timeline import (
-    Attempt,
     AttemptLock,
     AttemptOutcome,
-    Fault,
     LockHold,
     SpanState,
     ThreadLane,
@@ -16,7 +14,7 @@ from faulttui.model.timeline import (
     WriterOp,
 )
 from replay.engine import BLOCK, ProcessGenerator
-from replay.fault_path import fault_path, new_record
+from replay.fault_path import fault_path
 from replay.policies import BuiltinPolicy
 from replay.spans import PACK_AT, USER, SpanRecorder
 from replay.vma_lock import VmaLock
@@ -65,7 +63,7 @@ class ThreadRunner(SpanRecorder):
         page_cache = world.page_cache
         folio_locks = page_cache.folio_locks
         young = page_cache.young
-        add_fault = world.faults.append
+        add_uncontended = world.uncontended.extend
         pages = world.pages
         page_count = len(pages)
         add_span = self.spans.extend
@@ -114,11 +112,7 @@ class ThreadRunner(SpanRecorder):
                             if cpu:
                                 add_span((now, end, FAULT_VMA))
                             self.since = end
-                            record = new_record(Fault, (
-                                op.fault_id, tid, vma_mm, now, end, op.address, 0, 0, vma_id,
-                                pages[key] if key >= 0 else None,
-                                (new_record(Attempt, (VMA, now, end, DONE, 0, False, 0)),),
-                                0, 0, 0, cpu, None, None, False, False, False, False, True, ()))
+                            start = now
                             if cpu:
                                 yield cpu
                                 # the same time as engine.now: the next record shares the int
@@ -127,7 +121,9 @@ class ThreadRunner(SpanRecorder):
                             vma_lock.readers -= 1
                             if vma_lock.writer is not None and not vma_lock.readers:
                                 engine.wake(vma_lock.writer)
-                            add_fault(record)
+                            # the fault's record, made only if something reads it (FaultTable)
+                            add_uncontended((op.fault_id, tid, vma_mm, start, end, op.address,
+                                             vma_id, key))
                             continue
                 if len(self.spans) >= PACK_AT:
                     self.pack_spans()

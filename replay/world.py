@@ -6,7 +6,9 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Iterable
+from typing import Any
 
+from faulttui.model.fault_table import UNCONTENDED_FIELDS
 from faulttui.model.timeline import Fault, FilePage, IoRequest, LockHold, TrylockFailure, WriterOp
 from replay.engine import Engine
 from replay.mmap_lock import MmapLock
@@ -26,6 +28,7 @@ class World:
         "_mmap_locks",
         "_vma_locks",
         "engine",
+        "fault_positions",
         "faults",
         "holds",
         "io_requests",
@@ -36,6 +39,7 @@ class World:
         "storage",
         "trylock_failures",
         "typical_wake_ns",
+        "uncontended",
         "vma_ids_by_mm",
         "wakeup_ns",
         "writer_ops",
@@ -59,11 +63,24 @@ class World:
         self._mmap_locks: dict[str, MmapLock] = {}
         self._vma_locks: dict[tuple[str, int], VmaLock] = {}
         self._fault_locks: dict[tuple[str, int], tuple[MmapLock, VmaLock]] = {}
+        # the faults with a record, and how many uncontended faults came before each; the
+        # uncontended ones (`replay.thread`'s fast path) as FaultTable's flat columns
         self.faults: list[Fault] = []
+        self.fault_positions: list[int] = []
+        self.uncontended: list[Any] = []
         self.holds: list[LockHold] = []
         self.trylock_failures: list[TrylockFailure] = []
         self.writer_ops: list[WriterOp] = []
         self.io_requests: list[IoRequest] = []
+
+    def add_fault(self, record: Fault) -> None:
+        """A fault with a record is done (one that took the fault path)."""
+        self.fault_positions.append(len(self.uncontended) // UNCONTENDED_FIELDS)
+        self.faults.append(record)
+
+    @property
+    def faults_done(self) -> int:
+        return len(self.faults) + len(self.uncontended) // UNCONTENDED_FIELDS
 
     @property
     def default_map_cpu_ns(self) -> int:

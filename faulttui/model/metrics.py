@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from faulttui.model.fault_table import FaultTable
 from faulttui.model.timeline import AttemptLock, AttemptOutcome, LockHold, Timeline
 
 # Log buckets [0,1us) [1,10us) ... [100ms,inf), the shape of the published tables.
@@ -157,9 +158,15 @@ def compute_metrics(timeline: Timeline) -> Metrics:
         wait_by_tid[hold.tid] += hold.acquired_ns - hold.request_ns
     # one pass over the faults (the largest table) for every fault count
     faults_by_tid: dict[int, list[int]] = defaultdict(list)
-    latencies = []
+    latencies: list[int] = []
     major = vma_fallbacks = refaults = retries_mmap = retries_vma = 0
     mmap_read, vma, fallback = AttemptLock.MMAP_READ, AttemptLock.VMA, AttemptOutcome.FALLBACK
+    if isinstance(faults, FaultTable):  # a replay's: the uncontended faults count only here
+        tids, uncontended_latencies = faults.uncontended_latencies()
+        latencies += uncontended_latencies
+        for tid, latency_ns in zip(tids, uncontended_latencies, strict=True):
+            faults_by_tid[tid].append(latency_ns)
+        faults = faults.records
     for fault in faults:
         latency_ns = fault.end_ns - fault.start_ns
         latencies.append(latency_ns)
@@ -187,7 +194,7 @@ def compute_metrics(timeline: Timeline) -> Metrics:
         by_op[op.op].append(op.latency_ns)
 
     return Metrics(
-        faults_total=len(faults),
+        faults_total=len(timeline.faults),
         faults_major=major,
         vma_fallbacks=vma_fallbacks,
         refaults=refaults,
@@ -216,8 +223,14 @@ def compute_metrics(timeline: Timeline) -> Metrics:
 
 def makespan_ns(timeline: Timeline) -> int:
     """From the first to the last fault or writer activity of the traced threads."""
-    starts = [fault.start_ns for fault in timeline.faults[:1]]
-    ends = [max((fault.end_ns for fault in timeline.faults), default=0)]
+    faults = timeline.faults
+    if isinstance(faults, FaultTable):
+        bounds = faults.start_end_bounds()
+        starts = [bounds[0]] if bounds is not None else []
+        ends = [bounds[1] if bounds is not None else 0]
+    else:
+        starts = [fault.start_ns for fault in faults[:1]]
+        ends = [max((fault.end_ns for fault in faults), default=0)]
     starts += [op.start_ns for op in timeline.writer_ops[:1]]
     ends += [op.end_ns for op in timeline.writer_ops[-1:]]
     if not starts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -266,7 +266,7 @@ class Timeline:
     start_ns: int
     end_ns: int
     threads: tuple[ThreadLane, ...]
-    faults: tuple[Fault, ...]
+    faults: Sequence[Fault]  # a tuple, or a replay's FaultTable (fault_table.py)
     mmap_lock_holds: tuple[LockHold, ...]
     trylock_failures: tuple[TrylockFailure, ...] = ()
     writer_ops: tuple[WriterOp, ...] = ()
