@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ThreadScript, write_trace
 
-from faulttui.analysis.load import load_recording
+from faulttui.analysis.load import load_recording, store_recording
 
 T0 = 377_000_000.0
 
@@ -36,6 +36,20 @@ def test_second_open_comes_from_the_cache(tmp_path: Path) -> None:
     assert second.from_cache
     assert second.info_json() == first.info_json()
     assert len(cache_files()) == 1
+
+
+def test_a_caller_may_write_the_entry_itself_later(tmp_path: Path) -> None:
+    """The TUI shows the trace first and writes the entry after (store_recording)."""
+    path = trace_with_faults(tmp_path / "t.txt", 3)
+    first = load_recording(str(path), write_cache_entry=False)
+    assert not first.from_cache and first.cache_key is not None
+    assert cache_files() == []
+    store_recording(first)
+    assert len(cache_files()) == 1
+    second = load_recording(str(path), write_cache_entry=False)
+    assert second.from_cache
+    store_recording(second)  # read from the cache: nothing to write
+    assert second.info_json() == first.info_json() and len(cache_files()) == 1
 
 
 def test_a_changed_file_is_imported_again(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 
 from faulttui.analysis.load import FaultSummary, Recording
 from faulttui.analysis.reconstruct import LockCounts
+from faulttui.analysis.recording_cache import cache_key, read_cache
 from faulttui.importers import ImportStats
 from faulttui.model.timeline import (
     Attempt,
@@ -316,6 +317,13 @@ async def test_cache_used_on_second_open_and_invalidated_on_change(tmp_path: Pat
             await wait_for_main(pilot, app)
             assert app.session is not None
             opened.append(app.session.recording.from_cache)
+            # a new entry is written after the trace is on screen, by the loading worker
+            for _ in range(200):
+                if read_cache(cache_key(str(trace)) or "") is not None:
+                    break
+                await pilot.pause(0.05)
+            else:
+                raise AssertionError("the cache entry was never written")
     assert opened == [False, True, False]
 
 

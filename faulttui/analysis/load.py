@@ -7,6 +7,7 @@ import copy
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from faulttui.analysis.reconstruct import Reconstruction, Reconstructor
 from faulttui.analysis.recording import FaultSummary, Recording, summarize_faults
@@ -16,7 +17,10 @@ from faulttui.importers import Event, ImportStats, TraceSource, open_trace, snif
 from faulttui.importers.source import ProgressCallback, check_readable, read_head
 from faulttui.importers.split_text import decompressed_size
 
-__all__ = ["PREVIEW_NAME", "FaultSummary", "Recording", "load_recording", "load_synthetic"]
+__all__ = [
+    "PREVIEW_NAME", "FaultSummary", "Recording", "load_recording", "load_synthetic",
+    "store_recording",
+]
 
 PREVIEW_NAME = "preview"
 """The timeline name of a preview's Recording (the full one's is "recording")."""
@@ -24,7 +28,7 @@ PREVIEW_NAME = "preview"
 
 def load_recording(path: str, progress: ProgressCallback | None = None, *,
                    use_cache: bool = True, require_faults: bool = True,
-                   cache_in_background: bool = False,
+                   cache_in_background: bool = False, write_cache_entry: bool = True,
                    preview: Callable[[Recording], None] | None = None,
                    preview_after_s: float = 1.5,
                    reconstructed: Callable[[float], None] | None = None) -> Recording:
@@ -33,13 +37,16 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
     A synthetic workload (JSON) is simulated under `stock`, and that run is the recording.
     `cache_in_background`: a new cache entry may be written by a forked child while the
     caller goes on (see `write_cache`; for commands that exit when done).
+    `write_cache_entry=False`: a new entry is left to the caller (`store_recording`), for one
+    that has better things to do first (the TUI: showing the trace).
     While reconstructing (never for a cached or synthetic load), in the calling thread:
     `reconstructed(fraction)` every few thousand events, with the share of the trace
     reconstructed so far (0..1; it may raise to abort the load), and `preview(partial)` once
     if the reconstruction still runs `preview_after_s` seconds after it started, with a
     Recording of what is reconstructed so far (`partial`, see `Reconstructor.snapshot`)."""
     if os.path.isfile(path) and check_readable(path) and sniff_format(read_head(path)) == "json":
-        return load_synthetic(path, progress, use_cache=use_cache)
+        return load_synthetic(path, progress, use_cache=use_cache,
+                              write_cache_entry=write_cache_entry)
     watch = _Watch(path, progress, preview, preview_after_s, reconstructed)
     source = open_trace(path, watch.progress if watch.active else progress)
     key = cache_key(path) if use_cache else None
@@ -63,8 +70,16 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
         )
     recording = _recording(path, source, source.stats, reconstruction)
     if key is not None:
-        recording = write_cache(key, recording, background=cache_in_background)
+        recording = (write_cache(key, recording, background=cache_in_background)
+                     if write_cache_entry else replace(recording, cache_key=key))
     return recording
+
+
+def store_recording(recording: Recording) -> None:
+    """Write the cache entry that `load_recording(..., write_cache_entry=False)` left to the
+    caller (nothing for a recording read from the cache or loaded without it)."""
+    if recording.cache_key is not None and not recording.from_cache and not recording.partial:
+        write_cache(recording.cache_key, recording)
 
 
 def _recording(path: str, source: TraceSource, stats: ImportStats,
@@ -123,7 +138,7 @@ class _Watch:
 
 
 def load_synthetic(path: str, progress: ProgressCallback | None = None, *,
-                   use_cache: bool = True) -> Recording:
+                   use_cache: bool = True, write_cache_entry: bool = True) -> Recording:
     """A synthetic workload's simulated `stock` run as the Recording (cached like a trace)."""
     from faulttui.analysis import synthetic_source as synthetic
 
@@ -137,5 +152,6 @@ def load_synthetic(path: str, progress: ProgressCallback | None = None, *,
                           lock_counts=synthetic.lock_counts(timeline),
                           faults=summarize_faults(timeline), workload=workload)
     if key is not None:
-        recording = write_cache(key, recording)
+        recording = (write_cache(key, recording) if write_cache_entry
+                     else replace(recording, cache_key=key))
     return recording

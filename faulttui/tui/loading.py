@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Label, ProgressBar
 from textual.worker import get_current_worker
 
-from faulttui.analysis.load import load_recording
+from faulttui.analysis.load import load_recording, store_recording
 from faulttui.analysis.recording import Recording
 from faulttui.tui.messages import (
     PROGRESS_INTERVAL_S,
@@ -96,7 +96,8 @@ class LoadingScreen(Screen[None]):
             recording = load_recording(
                 self.trace_path, progress=progress,
                 preview=preview if self.preview_after is not None else None,
-                preview_after_s=self.preview_after or 0.0, reconstructed=reconstructed)
+                preview_after_s=self.preview_after or 0.0, reconstructed=reconstructed,
+                write_cache_entry=False)
             if worker.is_cancelled:
                 return
             self.post_message(LoadProgress(1, 1))
@@ -108,6 +109,9 @@ class LoadingScreen(Screen[None]):
             return
         if not worker.is_cancelled:
             self.post_message(LoadFinished(session))
+        # the next open's cache entry, once the trace is on screen (pickling a big recording
+        # takes a second or two, which used to delay the full timeline)
+        store_recording(recording)
 
     def on_load_progress(self, message: LoadProgress) -> None:
         percent = 100 * message.done_bytes / message.total_bytes if message.total_bytes else 100
