@@ -18,18 +18,36 @@ Saved as JSON (orjson) with `WORKLOAD_SCHEMA_VERSION`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from faulttui.errors import FaultTuiError
 from faulttui.model.timeline import FilePage, Vma
 
+_T = TypeVar("_T")
+
 WORKLOAD_SCHEMA_VERSION = 1
 NO_PAGE = -1
 
 
+def _pickled_by_values(cls: type[_T]) -> type[_T]:
+    """Pickle a frozen slots dataclass as its class and field values, rebuilt by __init__.
+    (dataclasses' own __getstate__ calls fields() for every object and __setstate__ loops
+    over them: several times slower for the hundreds of thousands of FaultSpecs a
+    workload cache entry holds.)"""
+    values_of = attrgetter(*(field.name for field in fields(cls)))  # type: ignore[arg-type]
+
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
+        return cls, values_of(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+    return cls
+
+
+@_pickled_by_values
 @dataclass(frozen=True, slots=True)
 class FaultSpec:
     gap_ns: int
@@ -57,6 +75,7 @@ class FaultSpec:
     readahead_end_key: int = 0
 
 
+@_pickled_by_values
 @dataclass(frozen=True, slots=True)
 class WriterSpec:
     gap_ns: int
@@ -80,6 +99,7 @@ class WriterSpec:
     nested_hold_ns: int = 0
 
 
+@_pickled_by_values
 @dataclass(frozen=True, slots=True)
 class LockSection:
     gap_ns: int
@@ -93,6 +113,7 @@ class LockSection:
 Operation = FaultSpec | WriterSpec | LockSection
 
 
+@_pickled_by_values
 @dataclass(frozen=True, slots=True)
 class ThreadProgram:
     tid: int

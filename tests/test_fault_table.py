@@ -11,6 +11,7 @@ import random
 import pytest
 from test_replay_fast_paths import get_builtin, random_threads, replay
 
+from faulttui.analysis.recording import summarize_faults
 from faulttui.model.fault_table import FaultTable
 from faulttui.model.metrics import compute_metrics, makespan_ns
 from faulttui.model.timeline import AttemptLock, AttemptOutcome, Fault, Timeline
@@ -33,7 +34,9 @@ def test_metrics_from_the_columns_equal_metrics_from_the_records(policy_id: str,
     counted = len(faults)  # counting makes no record
     assert faults._all is None
     metrics = compute_metrics(timeline)
-    assert faults._all is None  # nor do the metrics
+    summary = summarize_faults(timeline)  # (a synthetic run's, as `faulttui info` reads it)
+    assert faults._all is None  # nor do the metrics and the fault summary
+    assert summary == summarize_faults(with_records(timeline))
     assert metrics == compute_metrics(with_records(timeline))
     assert makespan_ns(timeline) == makespan_ns(with_records(timeline))
     assert counted == len(tuple(faults)) == metrics.faults_total

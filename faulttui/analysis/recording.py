@@ -8,6 +8,7 @@ from typing import Any
 
 from faulttui.analysis.reconstruct import LockCounts
 from faulttui.importers import ImportStats
+from faulttui.model.fault_table import FaultTable
 from faulttui.model.timeline import Timeline
 from replay.workload import Workload
 
@@ -76,11 +77,19 @@ class Recording:
 
 def summarize_faults(timeline: Timeline) -> FaultSummary:
     faults = timeline.faults
+    tids: set[int] = set()
+    vma_only = 0
+    if isinstance(faults, FaultTable):  # a synthetic run's: its uncontended faults are VMA-only
+        uncontended_tids = faults.uncontended_tids()
+        tids.update(uncontended_tids)
+        vma_only = len(uncontended_tids)
+        faults = faults.records
+    tids.update(fault.tid for fault in faults)
     return FaultSummary(
-        total=len(faults),
-        threads=len({fault.tid for fault in faults}),
+        total=len(timeline.faults),
+        threads=len(tids),
         io_sleep=sum(1 for fault in faults if fault.window_io_sleep),
         retry_mmap=sum(1 for fault in faults if fault.window_retry_mmap),
         mmap_fallback=sum(1 for fault in faults if fault.window_mmap_fallback),
-        vma_only=sum(1 for fault in faults if fault.window_vma_only),
+        vma_only=vma_only + sum(1 for fault in faults if fault.window_vma_only),
     )

@@ -17,6 +17,7 @@ mapped the page at once.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from operator import attrgetter, sub
@@ -81,17 +82,29 @@ class FaultTable(Sequence[Fault]):
     def as_tuple(self) -> tuple[Fault, ...]:
         """Every fault's record, sorted by start (ties in the order they were made)."""
         if self._all is None:
-            made: list[Fault] = []
-            uncontended = self._uncontended_records()
-            taken = 0
-            for record, position in zip(self.records, self.positions, strict=True):
-                made.extend(islice(uncontended, position - taken))
-                taken = position
-                made.append(record)
-            made.extend(uncontended)
-            made.sort(key=attrgetter("start_ns"))
-            self._all = tuple(made)
+            # A million new records would set off collections that traverse the whole heap
+            # again and again; records hold no reference cycle (see simulate's gc.freeze).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._all = self._in_order()
+                gc.freeze()
+            finally:
+                if collecting:
+                    gc.enable()
         return self._all
+
+    def _in_order(self) -> tuple[Fault, ...]:
+        made: list[Fault] = []
+        uncontended = self._uncontended_records()
+        taken = 0
+        for record, position in zip(self.records, self.positions, strict=True):
+            made.extend(islice(uncontended, position - taken))
+            taken = position
+            made.append(record)
+        made.extend(uncontended)
+        made.sort(key=attrgetter("start_ns"))
+        return tuple(made)
 
     def _uncontended_records(self) -> Iterator[Fault]:
         pages = self.pages
@@ -104,10 +117,14 @@ class FaultTable(Sequence[Fault]):
                 (_new_record(Attempt, (_VMA, start, end, _DONE, 0, False, 0)),), 0, 0, 0,
                 end - start, None, None, False, False, False, False, True, ()))
 
+    def uncontended_tids(self) -> list[int]:
+        """The uncontended faults' tids, one per fault."""
+        return self.uncontended[1::UNCONTENDED_FIELDS]
+
     def uncontended_latencies(self) -> tuple[list[int], list[int]]:
         """The uncontended faults' tids and latencies (two parallel lists)."""
         columns = self.uncontended
-        return (columns[1::UNCONTENDED_FIELDS],
+        return (self.uncontended_tids(),
                 list(map(sub, columns[4::UNCONTENDED_FIELDS], columns[3::UNCONTENDED_FIELDS])))
 
     def start_end_bounds(self) -> tuple[int, int] | None:

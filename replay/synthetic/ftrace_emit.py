@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Iterator
+from operator import attrgetter
 from typing import NamedTuple
 
 from faulttui.model.timeline import (
@@ -72,13 +73,20 @@ def timeline_to_ftrace(timeline: Timeline) -> str:
 
 
 def event_names(timeline: Timeline) -> Iterator[str]:
-    """The normalized name of every event `timeline_to_ftrace` prints, in order."""
-    for event in trace_events(timeline):
-        yield event.name
+    """The normalized name of every event `timeline_to_ftrace` prints, thread by thread
+    (for counting: not merged into time order, which costs more than making them)."""
+    for events in _events_by_thread(timeline):
+        for event in events:
+            yield event.name
 
 
 def trace_events(timeline: Timeline) -> Iterator[TraceEvent]:
     """Every event of the run, ordered by time (per thread in causal order)."""
+    return heapq.merge(*_events_by_thread(timeline), key=attrgetter("ts_ns"))
+
+
+def _events_by_thread(timeline: Timeline) -> list[Iterator[TraceEvent]]:
+    """Each thread's events in causal order, threads by tid."""
     holds: dict[int, list[LockHold]] = defaultdict(list)
     for hold in timeline.mmap_lock_holds:
         holds[hold.tid].append(hold)
@@ -87,9 +95,8 @@ def trace_events(timeline: Timeline) -> Iterator[TraceEvent]:
         io[request.tid].append(request)
     lanes = {lane.tid: lane for lane in timeline.threads}
     child_pids = _child_pids(timeline)
-    per_thread = [_thread_events(lanes.get(tid), tid, items, holds[tid], io[tid], child_pids)
-                  for tid, items in sorted(_items_by_thread(timeline).items())]
-    return heapq.merge(*per_thread, key=lambda event: event.ts_ns)
+    return [_thread_events(lanes.get(tid), tid, items, holds[tid], io[tid], child_pids)
+            for tid, items in sorted(_items_by_thread(timeline).items())]
 
 
 def _child_pids(timeline: Timeline) -> dict[tuple[int, int], int]:
