@@ -10,6 +10,7 @@ from typing import Any
 
 from faulttui.analysis.compare import compare
 from faulttui.analysis.load import Recording
+from faulttui.model.fault_table import FaultTable
 from faulttui.model.metrics import Dist, Metrics
 from faulttui.model.timeline import Timeline
 from replay import ReplayParams, available_policies
@@ -44,6 +45,9 @@ def run_replays(recording: Recording, policies: Sequence[str],
                 progress: ReplayProgress | None = None) -> list[ReplayRun]:
     """The recording first, then each policy's replay, each with its metrics."""
     comparison = compare(recording, policies, replay_params(params), progress)
+    for timeline in comparison.timelines.values():
+        if isinstance(timeline.faults, FaultTable):
+            timeline.faults.as_tuple()  # every record made here, not on the UI's first look
     return [ReplayRun(name, timeline, comparison.metrics[name])
             for name, timeline in comparison.timelines.items()]
 
