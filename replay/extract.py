@@ -14,12 +14,15 @@ Per fault (`Fault.attempts`, stock kernel shape: A1 under the VMA lock, a drop, 
 
 from __future__ import annotations
 
+import gc
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter, itemgetter
 
 from faulttui.model.timeline import (
+    Attempt,
     AttemptLock,
     AttemptOutcome,
     Fault,
@@ -30,6 +33,7 @@ from faulttui.model.timeline import (
     WriterOp,
 )
 from replay.extract_locks import (
+    ThreadHolds,
     WriterWindows,
     lock_sections,
     thread_mm,
@@ -40,15 +44,30 @@ from replay.extract_locks import (
 from replay.workload import NO_PAGE, FaultSpec, Operation, ThreadProgram, Workload
 
 DEFAULT_PRIO = 120
+# bound once: an enum member's lookup through its class is slow in the per-fault loop
+_RETRY = AttemptOutcome.RETRY
+_FALLBACK = AttemptOutcome.FALLBACK
+_MMAP_READ = AttemptLock.MMAP_READ
+
+# a thread's operation, to put in order: (start, end, a fault's index or an op with gap 0)
+_Item = tuple[int, int, int | Operation]
+
 
 @dataclass(slots=True)
 class _Recording:
-    """The timeline, indexed the way extraction reads it."""
+    """The timeline, indexed the way extraction reads it. A fault is named by its index in
+    `timeline.faults`: per-fault work then runs in the timeline's order, which is far
+    kinder to the CPU caches than thread by thread (threads interleave in the recording)."""
 
     timeline: Timeline
     pages: dict[FilePage, int] = field(default_factory=dict)  # page -> key, first-fault order
-    extra_keys: int = 0  # keys for pages a fault slept on but faulttui could not name
-    faults_by_tid: dict[int, list[Fault]] = field(default_factory=lambda: defaultdict(list))
+    first_fault_cached: list[bool] = field(default_factory=list)  # per page key
+    page_keys: list[int] = field(default_factory=list)  # per fault
+    # faults that slept for a page faulttui could not name: each gets a key of its own
+    unnamed_pages: set[int] = field(default_factory=set)
+    extra_keys: int = 0  # keys given so far, named pages' and unnamed ones'
+    fault_items_by_tid: dict[int, list[_Item]] = field(default_factory=lambda: defaultdict(list))
+    fault_mms_by_tid: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     ops_by_tid: dict[int, list[WriterOp]] = field(default_factory=lambda: defaultdict(list))
     holds_by_tid: dict[int, list[LockHold]] = field(default_factory=lambda: defaultdict(list))
     nested_by_fault: dict[int, list[LockHold]] = field(default_factory=lambda: defaultdict(list))
@@ -61,94 +80,143 @@ class _Recording:
         recording = _Recording(timeline)
         recording.writers = writer_windows(timeline.mmap_lock_holds)
         recording.vma_kinds = {(vma.mm, vma.vma_id): vma.kind for vma in timeline.vmas}
-        attempt_requests = {(fault.fault_id, attempt.start_ns) for fault in timeline.faults
-                            for attempt in fault.attempts
-                            if attempt.lock is AttemptLock.MMAP_READ}
-        for hold in timeline.mmap_lock_holds:
-            if hold.purpose == "fault-nested":
-                recording.nested_by_fault[hold.fault_id].append(hold)
-            elif not hold.purpose.startswith("fault") or (
-                    (hold.fault_id, hold.request_ns) not in attempt_requests):
-                # not an attempt's own lock: a read later in the fault's window (an
-                # untraced syscall, a /proc read), replayed as a lock section of its own
-                recording.holds_by_tid[hold.tid].append(hold)
-        for fault in timeline.faults:
-            recording.faults_by_tid[fault.tid].append(fault)
-            if fault.page is not None:
-                recording.pages.setdefault(fault.page, len(recording.pages))
-                if fault.io_requests:
-                    recording.reads_by_page[fault.page].append(fault)
-        recording.extra_keys = len(recording.pages)
+        attempt_requests = recording._index_faults()
+        recording._count_fault_mms()
+        recording._index_holds(attempt_requests)
         for op in timeline.writer_ops:
             recording.ops_by_tid[op.tid].append(op)
         return recording
 
-    def page_key(self, fault: Fault) -> int:
-        if fault.page is not None:
-            return self.pages[fault.page]
-        if fault.retry_reason is None:
-            return NO_PAGE
-        self.extra_keys += 1  # slept for a page faulttui could not name: its own page
-        return self.extra_keys - 1
+    def _index_faults(self) -> set[tuple[int, int]]:
+        """Index the faults; returns when each fault's attempts requested mmap_lock."""
+        pages, page_keys, first_fault_cached = self.pages, self.page_keys, self.first_fault_cached
+        items_by_tid = self.fault_items_by_tid
+        attempt_requests = set()
+        for index, fault in enumerate(self.timeline.faults):
+            items_by_tid[fault.tid].append((fault.start_ns, fault.end_ns, index))
+            page = fault.page
+            if page is None:
+                page_keys.append(NO_PAGE)
+                if fault.retry_reason is not None:
+                    self.unnamed_pages.add(index)
+            else:
+                key = pages.setdefault(page, len(pages))
+                page_keys.append(key)
+                if key == len(first_fault_cached):  # the page's first fault
+                    first_fault_cached.append(_cached(fault))
+                if fault.io_requests:
+                    self.reads_by_page[page].append(fault)
+            for attempt in fault.attempts:
+                if attempt.lock is _MMAP_READ:
+                    attempt_requests.add((fault.fault_id, attempt.start_ns))
+        self.extra_keys = len(pages)
+        return attempt_requests
+
+    def _count_fault_mms(self) -> None:
+        # (tid, mm) pairs in the order they first occur, so per thread in its faults' order
+        for (tid, mm), count in Counter(map(attrgetter("tid", "mm"), self.timeline.faults)).items():
+            if mm:
+                self.fault_mms_by_tid[tid][mm] = count
+
+    def _index_holds(self, attempt_requests: set[tuple[int, int]]) -> None:
+        for hold in self.timeline.mmap_lock_holds:
+            if hold.purpose == "fault-nested":
+                self.nested_by_fault[hold.fault_id].append(hold)
+            elif not hold.purpose.startswith("fault") or (
+                    (hold.fault_id, hold.request_ns) not in attempt_requests):
+                # not an attempt's own lock: a read later in the fault's window (an
+                # untraced syscall, a /proc read), replayed as a lock section of its own
+                self.holds_by_tid[hold.tid].append(hold)
 
 
 def extract_workload(timeline: Timeline, source: str = "") -> Workload:
+    # A spec per fault and as many index entries: the cyclic GC would rescan them over and
+    # over while they are built, for nothing (as in simulate; extraction makes no cycles).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        workload = _extract(timeline, source)
+        # without the freeze, the first collection after gc.enable() would traverse all of
+        # the new objects once; frozen objects are still freed by reference counting
+        gc.freeze()
+        return workload
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _extract(timeline: Timeline, source: str) -> Workload:
     recording = _Recording.index(timeline)
     lanes = {lane.tid: lane for lane in timeline.threads}
-    seen = set(recording.faults_by_tid) | set(recording.ops_by_tid) | set(recording.holds_by_tid)
+    seen = (set(recording.fault_items_by_tid) | set(recording.ops_by_tid)
+            | set(recording.holds_by_tid))
     tids = list(lanes) + sorted(seen - set(lanes))
-    programs = []
     for tid in tids:
-        lane = lanes.get(tid)
-        if lane is None:
-            lane = ThreadLane(tid, -1, "", DEFAULT_PRIO)
-        programs.append(_thread_program(recording, lane))
-
-    resident: dict[int, bool] = {}  # page key -> its first fault found it cached
-    for fault in timeline.faults:
-        if fault.page is not None:
-            resident.setdefault(recording.pages[fault.page], _cached(fault))
-    reads = sum(1 for fault in timeline.faults if fault.io_requests > 0)
+        if tid not in lanes:
+            lanes[tid] = ThreadLane(tid, -1, "", DEFAULT_PRIO)
+    gaps = [0] * len(timeline.faults)  # per fault: its gap_ns
+    thread_mms = {tid: thread_mm(recording.fault_mms_by_tid[tid], recording.holds_by_tid[tid])
+                  for tid in tids}
+    schedules = [_schedule(recording, tid, thread_mms[tid], gaps) for tid in tids]
+    specs = _fault_specs(recording, gaps, thread_mms, lanes)
+    programs = tuple(
+        ThreadProgram(tid, lanes[tid].tgid, lanes[tid].comm, lanes[tid].prio,
+                      tuple([specs[item] if isinstance(item, int) else item for item in schedule]))
+        for tid, schedule in zip(tids, schedules, strict=True))
     return Workload(
         source=source, start_ns=timeline.start_ns, end_ns=timeline.end_ns,
-        threads=tuple(programs), vmas=timeline.vmas, vma_source=timeline.vma_source,
+        threads=programs, vmas=timeline.vmas, vma_source=timeline.vma_source,
         pages=tuple(recording.pages),
-        resident_pages=tuple(key for key, cached in resident.items() if cached),
+        # page keys whose first fault found the page cached
+        resident_pages=tuple(key for key, cached in enumerate(recording.first_fault_cached)
+                             if cached),
         # the recording's page cache: as many pages as were read and not evicted again
-        page_cache_pages=max(1, reads - timeline.evictions) if timeline.evictions else None,
+        page_cache_pages=max(1, _reads(timeline) - timeline.evictions)
+        if timeline.evictions else None,
         reader_wakeup_ns=wakeup_quantiles(timeline.mmap_lock_holds, write=False),
         writer_wakeup_ns=wakeup_quantiles(timeline.mmap_lock_holds, write=True),
     )
 
 
-def _thread_program(recording: _Recording, lane: ThreadLane) -> ThreadProgram:
-    tid = lane.tid
-    holds = recording.holds_by_tid[tid]
-    faults = recording.faults_by_tid[tid]
-    mm = thread_mm(faults, holds)
-    # (start, end, a fault to turn into a spec once its gap is known, or an op with gap 0)
-    items: list[tuple[int, int, Fault | Operation]] = [
-        (fault.start_ns, fault.end_ns, fault) for fault in faults]
-    used: set[int] = set()
+def _reads(timeline: Timeline) -> int:
+    return sum(1 for fault in timeline.faults if fault.io_requests > 0)
+
+
+def _schedule(recording: _Recording, tid: int, mm: str, gaps: list[int]) -> list[int | Operation]:
+    """The thread's program in order: a fault as its index (its gap_ns stored in `gaps`),
+    any other operation as its spec. Gives the thread's unnamed pages their keys."""
+    items = list(recording.fault_items_by_tid[tid])
+    thread_holds = ThreadHolds(recording.holds_by_tid[tid])
     for op in recording.ops_by_tid[tid]:
-        items.append((op.start_ns, op.end_ns, writer_spec(op, holds, used, mm)))
-    items += lock_sections(holds, used)
-    items.sort(key=lambda item: (item[0], item[1]))
-    ops: list[Operation] = []
+        items.append((op.start_ns, op.end_ns, writer_spec(op, thread_holds, mm)))
+    items += lock_sections(thread_holds)
+    items.sort(key=itemgetter(0, 1))
+    unnamed_pages = recording.unnamed_pages
+    schedule: list[int | Operation] = []
     previous_end = recording.timeline.start_ns
     for start, end, item in items:
-        gap_ns = max(0, start - previous_end)
-        if isinstance(item, Fault):
-            fault_mm = item.mm or mm
-            ops.append(_fault_spec(
-                item, fault_mm, recording.page_key(item), lane.prio,
-                recording.vma_kinds.get((fault_mm, item.vma_id)),
-                recording.nested_by_fault.get(item.fault_id, ()), recording.writers.get(fault_mm),
-                _other_reader(item, recording.reads_by_page), gap_ns))
+        gap_ns = start - previous_end if start > previous_end else 0
+        if isinstance(item, int):
+            gaps[item] = gap_ns
+            if item in unnamed_pages:
+                recording.page_keys[item] = recording.extra_keys
+                recording.extra_keys += 1
+            schedule.append(item)
         else:
-            ops.append(replace(item, gap_ns=gap_ns))
-        previous_end = max(previous_end, end)
-    return ThreadProgram(tid, lane.tgid, lane.comm, lane.prio, tuple(ops))
+            schedule.append(replace(item, gap_ns=gap_ns))
+        if end > previous_end:
+            previous_end = end
+    return schedule
+
+
+def _fault_specs(recording: _Recording, gaps: list[int], thread_mms: dict[int, str],
+                 lanes: dict[int, ThreadLane]) -> list[FaultSpec]:
+    """Every fault's spec, in the timeline's order."""
+    prios = {tid: lane.prio for tid, lane in lanes.items()}
+    return [_fault_spec(recording, fault, fault.mm or thread_mms[fault.tid], key,
+                        prios[fault.tid], gap_ns)
+            for fault, key, gap_ns in zip(recording.timeline.faults, recording.page_keys, gaps,
+                                          strict=True)]
 
 
 def _other_reader(fault: Fault, reads_by_page: dict[FilePage, list[Fault]]) -> bool:
@@ -165,59 +233,68 @@ def _cached(fault: Fault) -> bool:
     return fault.retry_reason is None and (fault.io_requests == 0 or fault.io_wait_ns == 0)
 
 
-def _fault_spec(fault: Fault, mm: str, key: int, prio: int, vma_kind: str | None,
-                nested: Sequence[LockHold], writers: WriterWindows | None,
-                other_reader: bool, gap_ns: int) -> FaultSpec:
-    attempts = fault.attempts
+def _split_attempts(attempts: Sequence[Attempt], first: int) -> tuple[int | None, int, int, int]:
+    """(the index of the attempt that dropped its lock to wait for I/O, or None; the busy
+    time of attempts `first`..drop; of the attempts after the drop; all the lock waits).
+    Busy: under the attempt's lock, its lock wait and any I/O wait it held the lock across
+    excluded."""
     drop = None
-    for index, attempt in enumerate(attempts):
-        if attempt.outcome is AttemptOutcome.RETRY:
+    busy_to_drop = busy_after_drop = lock_waits = 0
+    for index, (_, start_ns, end_ns, outcome, lock_wait_ns, _, io_wait_held_ns) in enumerate(
+            attempts):
+        lock_waits += lock_wait_ns
+        busy_ns = end_ns - start_ns - lock_wait_ns - io_wait_held_ns
+        if busy_ns < 0:
+            busy_ns = 0
+        if drop is not None:
+            busy_after_drop += busy_ns
+            continue
+        if index >= first:
+            busy_to_drop += busy_ns
+        if outcome is _RETRY:
             drop = index
-            break
+    return drop, busy_to_drop, busy_after_drop, lock_waits
 
-    def busy(index_range: range) -> int:
-        total = 0
-        for i in index_range:
-            attempt = attempts[i]
-            busy_ns = (attempt.end_ns - attempt.start_ns - attempt.lock_wait_ns
-                       - attempt.io_wait_held_ns)
-            if busy_ns > 0:
-                total += busy_ns
-        return total
 
+def _fault_spec(recording: _Recording, fault: Fault, mm: str, key: int, prio: int,
+                gap_ns: int) -> FaultSpec:
+    attempts = fault.attempts
     fallback_cpu_ns = -1
     first = 0
-    if attempts and attempts[0].outcome is AttemptOutcome.FALLBACK:
-        at = attempts[0].end_ns
-        if writers is None or not writers.active(at, fault.tid):
+    if attempts and attempts[0].outcome is _FALLBACK:
+        writers = recording.writers.get(mm)
+        if writers is None or not writers.active(attempts[0].end_ns, fault.tid):
             fallback_cpu_ns = attempts[0].end_ns - attempts[0].start_ns
         first = 1
+    drop, busy_to_drop, busy_after_drop, lock_waits = _split_attempts(attempts, first)
     io_ns = map_cpu_ns = 0
     wake_ns = -1
     if drop is None:
-        cpu_ns = max(0, fault.latency_ns - sum(a.lock_wait_ns for a in attempts)
+        cpu_ns = max(0, fault.end_ns - fault.start_ns - lock_waits
                      - (attempts[0].end_ns - attempts[0].start_ns if first else 0))
     else:
-        cpu_ns = busy(range(first, drop + 1))
-        resumed = attempts[drop + 1].start_ns if drop + 1 < len(attempts) else fault.end_ns
-        waited = max(0, resumed - attempts[drop].end_ns)
+        cpu_ns = busy_to_drop
+        retried = drop + 1 < len(attempts)
+        resumed = attempts[drop + 1].start_ns if retried else fault.end_ns
+        waited = resumed - attempts[drop].end_ns
+        if waited < 0:
+            waited = 0
         if fault.io_requests and fault.io_latency_ns > 0:
             io_ns = min(fault.io_latency_ns, waited)
             wake_ns = waited - io_ns
-        elif not other_reader:
+        elif not _other_reader(fault, recording.reads_by_page):
             # a read the trace does not tie to a fault (readahead by a kworker, an untraced
             # block layer): the replay issues it as this fault's own
             io_ns, wake_ns = waited, 0
         # else: it waited for another replayed fault's read, which the replay recreates
-        map_cpu_ns = busy(range(drop + 1, len(attempts)))
-        if drop + 1 < len(attempts):
+        if retried:
             # (with no attempt after the drop, the rest of the fault is the wait itself)
-            map_cpu_ns += max(0, fault.end_ns - attempts[-1].end_ns)
-    nested_ns = [hold.hold_ns for hold in nested]
-    return FaultSpec(
-        gap_ns=gap_ns, fault_id=fault.fault_id, mm=mm, address=fault.address, vma_id=fault.vma_id,
-        anon=vma_kind == "anon", page_key=key, cached=_cached(fault), io_ns=io_ns,
-        cpu_ns=cpu_ns, map_cpu_ns=map_cpu_ns, prio=prio, wake_ns=wake_ns,
-        fallback_cpu_ns=fallback_cpu_ns, nested_reads=len(nested_ns),
-        nested_read_ns=int(statistics.mean(nested_ns)) if nested_ns else 0,
-    )
+            map_cpu_ns = busy_after_drop + max(0, fault.end_ns - attempts[-1].end_ns)
+    nested = recording.nested_by_fault.get(fault.fault_id)
+    nested_reads = len(nested) if nested else 0
+    nested_read_ns = int(statistics.mean(hold.hold_ns for hold in nested)) if nested else 0
+    anon = recording.vma_kinds.get((mm, fault.vma_id)) == "anon"
+    # positional, in field order: keywords would cost a tenth of the whole extraction
+    return FaultSpec(gap_ns, fault.fault_id, mm, fault.address, fault.vma_id, anon, key,
+                     _cached(fault), io_ns, cpu_ns, map_cpu_ns, prio, wake_ns, fallback_cpu_ns,
+                     nested_reads, nested_read_ns)

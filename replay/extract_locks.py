@@ -7,7 +7,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from faulttui.model.timeline import Fault, LockHold, WriterOp
+from faulttui.model.timeline import LockHold, WriterOp
 from replay.workload import LockSection, WriterSpec
 
 WRITER_SLACK_NS = 1_000  # text traces print microseconds: "at the same time" is +-1 us
@@ -41,14 +41,52 @@ def writer_windows(holds: Sequence[LockHold]) -> dict[str, WriterWindows]:
     return {mm: WriterWindows(mm_spans) for mm, mm_spans in spans.items()}
 
 
-def writer_spec(op: WriterOp, holds: Sequence[LockHold], used: set[int],
-                thread_mm: str) -> WriterSpec:
+class ThreadHolds:
+    """One thread's lock holds that are no fault attempt's own, and which of them a writer
+    call has claimed (`used`, by index into `holds`)."""
+
+    def __init__(self, holds: Sequence[LockHold]) -> None:
+        self.holds = holds
+        self.used: set[int] = set()
+        # candidates for a call's own section, in index order; the first `_claimed` are used
+        self._writer_holds = [index for index, hold in enumerate(holds)
+                              if not hold.downgrade and hold.purpose == "writer"]
+        self._claimed = 0
+        self._write_holds_by_mm: dict[str, list[int]] = defaultdict(list)
+        for index, hold in enumerate(holds):
+            if hold.write:
+                self._write_holds_by_mm[hold.mm].append(index)
+
+    def call_hold(self, op: WriterOp) -> int | None:
+        """The first unclaimed writer hold inside the call `op`."""
+        writer_holds = self._writer_holds
+        while self._claimed < len(writer_holds) and writer_holds[self._claimed] in self.used:
+            self._claimed += 1
+        return next((index for index in writer_holds[self._claimed:]
+                     if index not in self.used and op.start_ns <= self.holds[index].request_ns
+                     and self.holds[index].released_ns <= op.end_ns), None)
+
+    def nested_write_hold(self, outer: LockHold) -> int | None:
+        """The first unclaimed write hold of another mm inside write hold `outer`."""
+        found: list[int] = []  # per other mm, its first such hold
+        for mm, indices in self._write_holds_by_mm.items():
+            if mm == outer.mm:
+                continue
+            first = next((index for index in indices if index not in self.used
+                          and outer.acquired_ns <= self.holds[index].request_ns
+                          and self.holds[index].released_ns <= outer.released_ns + WRITER_SLACK_NS),
+                         None)
+            if first is not None:
+                found.append(first)
+        return min(found, default=None)
+
+
+def writer_spec(op: WriterOp, thread_holds: ThreadHolds, thread_mm: str) -> WriterSpec:
     """The call's own mmap_lock section: its first unclaimed writer hold inside the call
     (text traces print microseconds, so the next call's hold can share the exit's stamp).
-    Marks the holds it takes in `used`."""
-    primary = next((index for index, hold in enumerate(holds)
-                    if index not in used and not hold.downgrade and hold.purpose == "writer"
-                    and op.start_ns <= hold.request_ns and hold.released_ns <= op.end_ns), None)
+    Marks the holds it takes in `thread_holds.used`."""
+    holds, used = thread_holds.holds, thread_holds.used
+    primary = thread_holds.call_hold(op)
     if primary is None:  # no mmap_lock: a failed call, or advice under the per-VMA lock
         return WriterSpec(0, op.op, thread_mm, op.addr, op.length, op.vma_ids, 0,
                           op.latency_ns, 0, ret=op.ret, mode="none")
@@ -66,10 +104,7 @@ def writer_spec(op: WriterOp, holds: Sequence[LockHold], used: set[int],
     if hold.write:
         # dup_mmap: the child's mm write-locked while the caller's is held (one fork, not a
         # section of its own after it)
-        nested = next((index for index, other in enumerate(holds)
-                       if index not in used and other.write and other.mm != hold.mm
-                       and hold.acquired_ns <= other.request_ns
-                       and other.released_ns <= hold.released_ns + WRITER_SLACK_NS), None)
+        nested = thread_holds.nested_write_hold(hold)
         if nested is not None:
             used.add(nested)
             nested_mm = holds[nested].mm
@@ -83,9 +118,9 @@ def writer_spec(op: WriterOp, holds: Sequence[LockHold], used: set[int],
         nested_after_ns=nested_after_ns, nested_hold_ns=nested_hold_ns)
 
 
-def lock_sections(holds: Sequence[LockHold],
-                  used: set[int]) -> list[tuple[int, int, LockSection]]:
+def lock_sections(thread_holds: ThreadHolds) -> list[tuple[int, int, LockSection]]:
     """(start, end, section) for every hold no fault or writer call claimed."""
+    holds, used = thread_holds.holds, thread_holds.used
     sections = []
     for index, hold in enumerate(holds):
         if index in used or hold.downgrade:
@@ -111,9 +146,10 @@ def downgrade_after(holds: Sequence[LockHold], index: int) -> int | None:
     return None
 
 
-def thread_mm(faults: Sequence[Fault], holds: Sequence[LockHold]) -> str:
-    """The mm a thread works in: the one most of its faults and lock holds name."""
-    counts = Counter(fault.mm for fault in faults if fault.mm)
+def thread_mm(fault_mms: Counter[str], holds: Sequence[LockHold]) -> str:
+    """The mm a thread works in: the one most of its faults and lock holds name.
+    `fault_mms`: how many of its faults name each mm (in the order the faults first do)."""
+    counts = fault_mms.copy()
     counts.update(hold.mm for hold in holds)
     return counts.most_common(1)[0][0] if counts else ""
 
