@@ -13,7 +13,7 @@ from click.core import ParameterSource
 from faulttui import __version__
 from faulttui.analysis.compare import compare
 from faulttui.analysis.load import load_recording
-from faulttui.cli.progress import StderrProgress
+from faulttui.cli.progress import ReplayProgress, StderrProgress
 from faulttui.cli.whatif import replay_params, what_if_options
 from faulttui.errors import ExitCode, UsageError
 from faulttui.model.metrics import Metrics, compute_metrics
@@ -174,15 +174,11 @@ def replay_metrics(trace: str, policies: Sequence[str], params: ReplayParams,
     """Load TRACE, replay it under each policy, and every timeline's metrics (one `compare`)."""
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
         recording = load_recording(trace, progress, use_cache=use_cache,
-                                   cache_in_background=True)
+                                   cache_in_background=True, reconstructed=progress.fraction)
     if not policies:
         return {RECORDING: compute_metrics(recording.timeline)}
-    with StderrProgress("replaying") as bar:
-        def progress_by_policy(policy: str, done: int, total: int) -> None:
-            bar.label = f"replaying {policy}"
-            bar(done, total)
-
-        comparison = compare(recording, policies, params, progress_by_policy,
+    with ReplayProgress() as replay_progress:
+        comparison = compare(recording, policies, params, replay_progress,
                              keep_timelines=False)
     return dict(comparison.metrics)
 

@@ -13,7 +13,7 @@ import click
 
 from faulttui.analysis.compare import compare, resolve_policies
 from faulttui.analysis.load import load_recording
-from faulttui.cli.progress import StderrProgress
+from faulttui.cli.progress import ReplayProgress, StderrProgress
 from faulttui.cli.whatif import replay_params, what_if_options
 from faulttui.errors import UsageError
 from faulttui.model.timeline import Timeline
@@ -86,15 +86,11 @@ def load_timelines(trace: str, policies: Sequence[str], params: ReplayParams,
     chosen = resolve_policies(policies) if policies else []
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
         recording = load_recording(trace, progress, use_cache=use_cache,
-                                   cache_in_background=True)
+                                   cache_in_background=True, reconstructed=progress.fraction)
     if not chosen:
         return [recording.timeline]
-    with StderrProgress("replaying") as bar:
-        def progress_by_policy(policy: str, done: int, total: int) -> None:
-            bar.label = f"replaying {policy}"
-            bar(done, total)
-
-        comparison = compare(recording, chosen, params, progress_by_policy)
+    with ReplayProgress() as replay_progress:
+        comparison = compare(recording, chosen, params, replay_progress)
     return list(comparison.timelines.values())
 
 

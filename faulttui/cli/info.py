@@ -37,7 +37,8 @@ def command(trace: str, as_json: bool, no_cache: bool) -> None:
       faulttui info trace.dat --json | jq .mmap_lock
     """
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
-        recording = load_recording(trace, progress, use_cache=not no_cache)
+        recording = load_recording(trace, progress, use_cache=not no_cache,
+                                   reconstructed=progress.fraction)
     if as_json:
         click.echo(orjson.dumps(recording.info_json(), option=orjson.OPT_INDENT_2).decode())
     else:

@@ -15,8 +15,8 @@ import click
 
 from faulttui.analysis.compare import RECORDING, Comparison, compare, resolve_policies
 from faulttui.analysis.load import load_recording
-from faulttui.cli.progress import StderrProgress
-from faulttui.cli.whatif import ReplayProgress, replay_params, what_if_options
+from faulttui.cli.progress import ReplayProgress, StderrProgress
+from faulttui.cli.whatif import replay_params, what_if_options
 from faulttui.errors import UsageError
 from replay import save_workload
 
@@ -59,7 +59,7 @@ def command(trace: str, policies: tuple[str, ...], as_json: bool, memory_limit: 
         sys.exit(run_compare(trace, [policy.id for policy in chosen], params))
     with StderrProgress(f"loading {os.path.basename(trace)}") as progress:
         recording = load_recording(trace, progress, use_cache=not no_cache,
-                                   cache_in_background=True)
+                                   cache_in_background=True, reconstructed=progress.fraction)
     with ReplayProgress() as replay_progress:
         comparison = compare(recording, chosen, params, replay_progress, keep_timelines=False)
     if save_workload:

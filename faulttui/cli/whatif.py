@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -69,27 +68,3 @@ def replay_params(*, seed: int, memory_limit: str | None, io_latency_scale: floa
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
-
-
-class ReplayProgress:
-    """progress(policy, done, total) on stderr, only when stderr is a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self._drawn = False
-
-    def __call__(self, label: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        percent = 100 * done // total if total else 100
-        sys.stderr.write(f"\r\033[Kreplay {label}: {percent:3d}% of {total:,} faults")
-        sys.stderr.flush()
-        self._drawn = True
-
-    def __enter__(self) -> ReplayProgress:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._drawn:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
