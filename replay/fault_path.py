@@ -158,6 +158,9 @@ def fault_path(thread: ThreadRunner, f: FaultSpec,
         if wait_until:
             # the thread runs again once woken and back on a CPU, as long as recorded
             wait_until += f.wake_ns if f.wake_ns >= 0 else world.typical_wake_ns
+            # asleep, then runnable, holding a folio reference: reclaim keeps the page until
+            # the thread runs again (see page_cache's docstring)
+            page_cache.pin(key, wait_until)
             if not uptodate and cpu > 0:
                 yield cpu  # the attempt's work up to the sleep (for a read: allocate, submit)
             cpu = f.map_cpu_ns or world.default_map_cpu_ns

@@ -19,16 +19,24 @@ Reclaim, with a capacity (the memcg limit, in pages), when an insertion goes bey
 - mapping a page sets its accessed bit (the young PTE); nothing moves;
 - reclaim takes `RECLAIM_BATCH` pages (SWAP_CLUSTER_MAX) from the inactive tail
   (`shrink_inactive_list` -> `folio_check_references`): a locked folio (read in flight,
-  being mapped) is rotated (`folio_trylock` fails); a page accessed since reclaim last
+  being mapped) is rotated (`folio_trylock` fails), and so is one a sleeping fault still
+  holds a reference to (`pin`: `__remove_mapping`'s `folio_ref_freeze` fails, the folio
+  is kept); a page accessed since reclaim last
   looked is rotated once with PG_referenced set, and activated if it is accessed again
   before the next look; a page not accessed is evicted and leaves a shadow entry;
 - first, while the inactive list is low (`inactive_is_low`: inactive * ratio < active,
   ratio = int_sqrt(10 * GiB) or 1 below 1 GiB), pages move from the active tail to the
   inactive head with their accessed bit cleared (`shrink_active_list`).
 
-So a page that was read but not mapped yet (a fault waiting for its retry) is evicted the
-first time reclaim reaches it, while the pages around it that threads did map get a
-second trip round the list: under pressure the freshly read, unmapped folio goes first.
+A fault that waits for its page sleeps holding a reference to the folio (filemap_fault:
+`__filemap_get_folio`, then `lock_folio_maybe_drop_mmap` sleeps in `__folio_lock_killable`;
+the reference goes at `out_retry`'s `folio_put`, once the thread runs again). So a page
+read for a fault cannot be evicted while that fault sleeps and waits for a CPU; it can be
+from then until the retry maps it, which is the retry's wait for its lock (the Wilcox
+scenario: a long mmap_lock wait behind writers). A page that was read but not mapped yet
+is then evicted the first time reclaim reaches it, while the pages around it that threads
+did map get a second trip round the list: under pressure the freshly read, unmapped folio
+goes first.
 Not modelled: `zap_pte_range`'s `folio_mark_accessed` at munmap (the accessed bit simply
 outlives the mapping), anon memory and swap, MGLRU.
 """
@@ -48,7 +56,7 @@ GIB_PAGES = 1 << 18  # 4 KiB pages in a GiB
 
 class PageCache:
     __slots__ = ("_age", "activations", "active", "capacity", "evictions", "folio_locks",
-                 "inactive", "ready", "resident", "shadows", "young")
+                 "inactive", "pins", "ready", "resident", "shadows", "young")
 
     def __init__(self, capacity_pages: int | None = None, resident: Iterable[int] = (),
                  key_limit: int = 0) -> None:
@@ -63,6 +71,9 @@ class PageCache:
         # then by each fault that maps it
         self.folio_locks: list[int] = [ABSENT] * size
         self.young: list[bool] = [False] * size  # mapped since reclaim last looked (accessed PTE)
+        # until when a fault asleep on the page (or waiting for a CPU after) holds a
+        # reference to its folio: reclaim keeps the folio meanwhile
+        self.pins: list[int] = [0] * size
         # an evicted page's nonresident age at eviction, or NO_SHADOW (an array: a replay
         # evicts hundreds of thousands of pages, a list would keep an int object for each)
         self.shadows = array("q", [NO_SHADOW]) * size
@@ -93,6 +104,7 @@ class PageCache:
             self.ready += [ABSENT] * more
             self.folio_locks += [ABSENT] * more
             self.young += [False] * more
+            self.pins += [0] * more
             self.shadows += array("q", [NO_SHADOW]) * more
 
     def ready_ns(self, key: int) -> int:
@@ -103,14 +115,19 @@ class PageCache:
         """Until when the folio is locked (its read, or a fault mapping it); 0: absent."""
         return self.folio_locks[key] if self.ready_ns(key) != ABSENT else 0
 
+    def pin(self, key: int, until_ns: int) -> None:
+        """A fault sleeps on the page until `until_ns` holding a reference to its folio
+        (not evicted meanwhile; a page not cached gets no pin)."""
+        if self.ready_ns(key) != ABSENT and until_ns > self.pins[key]:
+            self.pins[key] = until_ns
+
     def shadow_ages(self) -> dict[int, int]:
         """Evicted page -> its nonresident age at eviction, for the pages with a shadow entry."""
         return {key: age for key, age in enumerate(self.shadows) if age != NO_SHADOW}
 
     def lock_folio(self, key: int, until_ns: int) -> None:
         """A fault maps the page holding its folio lock until `until_ns`: the mapping sets
-        the page's accessed bit. A page reclaimed while the fault slept holding its lock
-        (the fault's own folio reference is not modelled) is mapped without a trace here."""
+        the page's accessed bit (a page no longer cached is mapped without a trace here)."""
         if self.ready_ns(key) != ABSENT:
             self.folio_locks[key] = until_ns
             self.young[key] = True
@@ -185,6 +202,7 @@ class PageCache:
         add_head = inactive.append
         active = self.active
         young = self.young
+        pins = self.pins
         shadows = self.shadows
         capacity = self.capacity
         assert capacity is not None
@@ -209,8 +227,8 @@ class PageCache:
             while True:
                 entry = take_tail()
                 key = entry if entry >= 0 else ~entry
-                if locked[key] > now_ns:
-                    add_head(entry)  # locked folio: rotate it, as reclaim does
+                if locked[key] > now_ns or pins[key] > now_ns:
+                    add_head(entry)  # locked or referenced folio: rotate it, as reclaim does
                     rotated += 1
                     break
                 if young[key]:

@@ -53,6 +53,7 @@ class ReferencePageCache:
         self.inactive: deque[int] = deque()
         self.active: deque[int] = deque()
         self.young: set[int] = set()
+        self.pins: dict[int, int] = {}
         self.shadows: dict[int, int] = {}
         self.age = self.evictions = self.activations = 0
         for key in resident:
@@ -68,6 +69,10 @@ class ReferencePageCache:
         if key in self.locks:
             self.locks[key] = until
             self.young.add(key)
+
+    def pin(self, key: int, until: int) -> None:
+        if key in self.ready and until > self.pins.get(key, 0):
+            self.pins[key] = until
 
     def insert(self, key: int, ready: int, now: int) -> None:
         if key in self.ready:
@@ -117,7 +122,7 @@ class ReferencePageCache:
                 break
             entry = self.inactive.popleft()
             key = ~entry if entry < 0 else entry
-            if self.locks[key] > now:
+            if self.locks[key] > now or self.pins.get(key, 0) > now:
                 self.inactive.append(entry)
                 rotated += 1
             elif key in self.young:
@@ -171,10 +176,14 @@ def test_page_cache_matches_the_reference_model(capacity: int | None, seed: int,
             end = min(keys, key + rng.randrange(1, 10))
             cache.insert_absent(key, end, ready, now)
             reference.insert_absent(key, end, ready, now)
-        else:
+        elif action < 0.8:
             until = now + rng.choice((0, 2, 15))
             cache.lock_folio(key, until)
             reference.lock_folio(key, until)
+        else:  # a fault sleeps on the page holding a reference
+            until = now + rng.choice((1, 5, 30))
+            cache.pin(key, until)
+            reference.pin(key, until)
         assert_same(cache, reference, keys)
 
 
@@ -196,6 +205,20 @@ def test_page_cache_reclaim_of_a_large_cache_matches_the_reference_model() -> No
             cache.lock_folio(key, until)
             reference.lock_folio(key, until)
         assert_same(cache, reference, 3232)
+
+
+def test_a_page_is_kept_while_its_fault_sleeps_and_evictable_once_it_runs() -> None:
+    """filemap_fault sleeps holding a folio reference (dropped at out_retry): reclaim keeps
+    the folio meanwhile, and may take it in the retry's lock wait."""
+    cache = PageCache(8, (), 64)
+    cache.insert(0, 10, 0)  # the fault's read completes at 10 ...
+    cache.pin(0, 50)  # ... and it runs again at 50
+    for key in range(1, 40):  # other reads fill the cache past its limit meanwhile
+        cache.insert(key, 20, 20)
+    assert cache.ready_ns(0) == 10  # kept: rotated, never evicted
+    for key in range(40, 60):  # after 50: the retry waits for its lock
+        cache.insert(key, 60, 60)
+    assert cache.ready_ns(0) == ABSENT  # evicted: the retry reads it again (a refault)
 
 
 # -- the thread's fast path and spans -------------------------------------------------------

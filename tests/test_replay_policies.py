@@ -196,26 +196,39 @@ def test_retry_vma_uptodate_waits_for_a_busy_uptodate_folio_without_dropping() -
     assert held.retry_lock is None and held.attempts[0].io_wait_held_ns > 0
 
 
-def test_page_evicted_before_the_retry_is_read_again_holding_the_lock() -> None:
-    # capacity 1: thread 1 reads page 1 while thread 0 waits to retry page 0, and the
-    # recorded wake-up delay of thread 0 is long
-    work = workload([fault(1, page=0, io_ns=100 * US, wake_ns=400 * US)],
-                    [fault(2, page=1, io_ns=100 * US, gap_ns=150 * US)], capacity=1)
-    stock = replay(work, "stock").faults[0]
+def waits_behind_a_writer(capacity: int | None = None) -> Workload:
+    """Thread 0 reads page 0 (done at 102 us) and retries at once; a writer holds mmap_lock
+    from 51 to 451 us; thread 1 reads page 1 at 150 us (with capacity 1, evicting page 0)."""
+    return workload([fault(1, page=0, io_ns=100 * US)],
+                    [fault(2, page=1, io_ns=100 * US, gap_ns=150 * US)],
+                    [writer(gap_ns=50 * US, vma_ids=(OTHER_VMA,), hold_ns=400 * US)],
+                    capacity=capacity)
+
+
+def test_page_evicted_while_the_retry_waits_for_mmap_lock_is_read_again_holding_it() -> None:
+    # the Wilcox scenario: the stock retry queues behind the writer, its page goes meanwhile
+    stock = replay(waits_behind_a_writer(capacity=1), "stock").faults[0]
     assert stock.refault and stock.io_requests == 2
     assert stock.attempts[-1].lock is AttemptLock.MMAP_READ
+    assert stock.attempts[-1].lock_wait_ns > 300 * US
     assert stock.attempts[-1].io_wait_held_ns > 0  # FAULT_FLAG_TRIED: no second drop
-    retry_vma = replay(work, "retry-vma").faults[0]
-    assert retry_vma.refault and retry_vma.attempts[-1].lock is AttemptLock.VMA
-    unlimited = workload([fault(1, page=0, io_ns=100 * US, wake_ns=400 * US)],
-                         [fault(2, page=1, io_ns=100 * US, gap_ns=150 * US)])
-    assert not replay(unlimited, "stock").faults[0].refault
+    # retry-vma does not wait for the writer: its page is still there
+    retry_vma = replay(waits_behind_a_writer(capacity=1), "retry-vma").faults[0]
+    assert not retry_vma.refault and retry_vma.attempts[-1].lock is AttemptLock.VMA
+    assert not replay(waits_behind_a_writer(), "stock").faults[0].refault  # no memory limit
+
+
+def test_a_fault_asleep_on_its_page_keeps_it_from_reclaim() -> None:
+    """filemap_fault sleeps, then waits for a CPU, holding a folio reference (dropped at
+    out_retry): a long recorded wake-up delay is no window for reclaim."""
+    work = workload([fault(1, page=0, io_ns=100 * US, wake_ns=400 * US)],
+                    [fault(2, page=1, io_ns=100 * US, gap_ns=150 * US)], capacity=1)
+    for policy in ("stock", "retry-vma"):
+        assert not replay(work, policy).faults[0].refault
 
 
 def test_memory_limit_knob_overrides_the_recorded_page_cache() -> None:
-    work = workload([fault(1, page=0, io_ns=100 * US, wake_ns=400 * US)],
-                    [fault(2, page=1, io_ns=100 * US, gap_ns=150 * US)])
-    assert replay(work, "stock", memory_limit=4096).faults[0].refault
+    assert replay(waits_behind_a_writer(), "stock", memory_limit=4096).faults[0].refault
 
 
 def test_io_latency_scale_stretches_the_io() -> None:
