@@ -153,8 +153,11 @@ def _thread_events(lane: ThreadLane | None, tid: int, items: list[tuple[int, int
             assert isinstance(item, WriterOp)
             events = _writer_events(item, other_holds, child_pids.get((tid, item.start_ns), 0))
         for event in events:
-            last = max(last, event.ts_ns)
-            yield event._replace(ts_ns=last)
+            if event.ts_ns < last:  # never before the thread's previous event
+                event = event._replace(ts_ns=last)
+            else:
+                last = event.ts_ns
+            yield event
 
 
 def _fault_events(fault: Fault, comm: str, prio: int, holds: list[LockHold],
