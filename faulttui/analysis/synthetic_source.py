@@ -7,8 +7,6 @@ it, replay it under `stock`, and describe the run the way an importer describes 
 
 from __future__ import annotations
 
-from collections import Counter
-
 from faulttui.analysis.reconstruct import LockCounts
 from faulttui.errors import TraceFormatError
 from faulttui.importers import ImportStats
@@ -16,7 +14,7 @@ from faulttui.importers.source import ProgressCallback, iter_chunks
 from faulttui.model.timeline import Timeline
 from replay import Workload, get_policy, simulate
 from replay.synthetic import SyntheticSpec, expand, parse_spec, replay_params
-from replay.synthetic.ftrace_emit import event_names
+from replay.synthetic.ftrace_emit import event_counts
 
 SYNTHETIC_FORMAT = "synthetic"
 
@@ -52,6 +50,6 @@ def lock_counts(timeline: Timeline) -> LockCounts:
 
 
 def synthetic_stats(path: str, timeline: Timeline) -> ImportStats:
-    counts = Counter(event_names(timeline))
+    counts = event_counts(timeline)
     return ImportStats(path=path, format=SYNTHETIC_FORMAT, events=sum(counts.values()),
                        event_counts=dict(counts))

@@ -17,11 +17,12 @@ replay has no separate sleeping part of a wait), so the fault-window rule counts
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from typing import NamedTuple
 
+from faulttui.model.fault_table import UNCONTENDED_FIELDS, FaultTable
 from faulttui.model.timeline import (
     AttemptLock,
     AttemptOutcome,
@@ -72,21 +73,33 @@ def timeline_to_ftrace(timeline: Timeline) -> str:
     return "\n".join(lines) + "\n"
 
 
-def event_names(timeline: Timeline) -> Iterator[str]:
-    """The normalized name of every event `timeline_to_ftrace` prints, thread by thread
-    (for counting: not merged into time order, which costs more than making them)."""
-    for events in _events_by_thread(timeline):
-        for event in events:
-            yield event.name
+def event_counts(timeline: Timeline) -> Counter[str]:
+    """How many events of each (normalized) name `timeline_to_ftrace` prints.
+
+    Counted thread by thread, not merged into time order (which costs more than making
+    them). A replay's uncontended faults (its FaultTable's columns: one attempt under the
+    VMA lock, no mmap_lock, no I/O) print `page_fault_user` and, for a file page,
+    `mm_filemap_fault` (`_fault_events`): they are counted from the columns, without
+    making their records or events."""
+    faults: Sequence[Fault] = timeline.faults
+    counts: Counter[str] = Counter()
+    if isinstance(faults, FaultTable):
+        keys = faults.uncontended[UNCONTENDED_FIELDS - 1::UNCONTENDED_FIELDS]
+        counts["page_fault_user"] += len(keys)
+        counts["mm_filemap_fault"] += sum(1 for key in keys if key >= 0)
+        faults = faults.records
+    for events in _events_by_thread(timeline, faults):
+        counts.update(event.name for event in events)
+    return +counts  # (no zero counts)
 
 
 def trace_events(timeline: Timeline) -> Iterator[TraceEvent]:
     """Every event of the run, ordered by time (per thread in causal order)."""
-    return heapq.merge(*_events_by_thread(timeline), key=attrgetter("ts_ns"))
+    return heapq.merge(*_events_by_thread(timeline, timeline.faults), key=attrgetter("ts_ns"))
 
 
-def _events_by_thread(timeline: Timeline) -> list[Iterator[TraceEvent]]:
-    """Each thread's events in causal order, threads by tid."""
+def _events_by_thread(timeline: Timeline, faults: Sequence[Fault]) -> list[Iterator[TraceEvent]]:
+    """Each thread's events in causal order (of `faults` and every writer), threads by tid."""
     holds: dict[int, list[LockHold]] = defaultdict(list)
     for hold in timeline.mmap_lock_holds:
         holds[hold.tid].append(hold)
@@ -96,7 +109,7 @@ def _events_by_thread(timeline: Timeline) -> list[Iterator[TraceEvent]]:
     lanes = {lane.tid: lane for lane in timeline.threads}
     child_pids = _child_pids(timeline)
     return [_thread_events(lanes.get(tid), tid, items, holds[tid], io[tid], child_pids)
-            for tid, items in sorted(_items_by_thread(timeline).items())]
+            for tid, items in sorted(_items_by_thread(timeline, faults).items())]
 
 
 def _child_pids(timeline: Timeline) -> dict[tuple[int, int], int]:
@@ -107,9 +120,10 @@ def _child_pids(timeline: Timeline) -> dict[tuple[int, int], int]:
     return {(tid, start_ns): first + index for index, (start_ns, tid) in enumerate(forks)}
 
 
-def _items_by_thread(timeline: Timeline) -> dict[int, list[tuple[int, int, object]]]:
+def _items_by_thread(timeline: Timeline,
+                     faults: Sequence[Fault]) -> dict[int, list[tuple[int, int, object]]]:
     items: dict[int, list[tuple[int, int, object]]] = defaultdict(list)
-    for fault in timeline.faults:
+    for fault in faults:
         items[fault.tid].append((fault.start_ns, fault.end_ns, fault))
     for op in timeline.writer_ops:
         items[op.tid].append((op.start_ns, op.end_ns, op))
