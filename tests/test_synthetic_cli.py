@@ -144,3 +144,14 @@ def test_generate_rejects_an_unknown_parameter(tmp_path: Path) -> None:
                           cache_dir=tmp_path)
     assert result.returncode == 2
     assert "no parameter 'cores'" in result.stderr
+
+
+def test_loading_a_synthetic_workload_reports_its_simulation(tmp_path: Path) -> None:
+    """The share of the `stock` run simulated so far comes through load_recording's
+    `reconstructed` callback (the TUI's loading screen and the CLI's progress line)."""
+    work = tmp_path / "work.json"
+    assert run_faulttui("generate", *IORETRY, "-o", str(work), cache_dir=tmp_path).returncode == 0
+    shares: list[float] = []
+    recording = load_recording(str(work), use_cache=False, reconstructed=shares.append)
+    assert recording.format == "synthetic" and recording.faults.total > 0
+    assert shares and shares == sorted(shares) and shares[0] >= 0 and shares[-1] <= 1.0

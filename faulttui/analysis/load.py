@@ -39,14 +39,16 @@ def load_recording(path: str, progress: ProgressCallback | None = None, *,
     caller goes on (see `write_cache`; for commands that exit when done).
     `write_cache_entry=False`: a new entry is left to the caller (`store_recording`), for one
     that has better things to do first (the TUI: showing the trace).
-    While reconstructing (never for a cached or synthetic load), in the calling thread:
+    While reconstructing (never for a cached load), in the calling thread:
     `reconstructed(fraction)` every few thousand events, with the share of the trace
-    reconstructed so far (0..1; it may raise to abort the load), and `preview(partial)` once
+    reconstructed so far (0..1; it may raise to abort the load; for a synthetic workload,
+    the share of its `stock` run simulated so far), and, never for a synthetic load,
+    `preview(partial)` once
     if the reconstruction still runs `preview_after_s` seconds after it started, with a
     Recording of what is reconstructed so far (`partial`, see `Reconstructor.snapshot`)."""
     if os.path.isfile(path) and check_readable(path) and sniff_format(read_head(path)) == "json":
         return load_synthetic(path, progress, use_cache=use_cache,
-                              write_cache_entry=write_cache_entry)
+                              write_cache_entry=write_cache_entry, simulated=reconstructed)
     watch = _Watch(path, progress, preview, preview_after_s, reconstructed)
     source = open_trace(path, watch.progress if watch.active else progress)
     key = cache_key(path) if use_cache else None
@@ -138,15 +140,18 @@ class _Watch:
 
 
 def load_synthetic(path: str, progress: ProgressCallback | None = None, *,
-                   use_cache: bool = True, write_cache_entry: bool = True) -> Recording:
-    """A synthetic workload's simulated `stock` run as the Recording (cached like a trace)."""
+                   use_cache: bool = True, write_cache_entry: bool = True,
+                   simulated: Callable[[float], None] | None = None) -> Recording:
+    """A synthetic workload's simulated `stock` run as the Recording (cached like a trace).
+    `simulated(share)`: how much of that run is done, now and then (as `reconstructed`)."""
     from faulttui.analysis import synthetic_source as synthetic
 
     key = cache_key(path) if use_cache else None
     cached = read_cache(key) if key is not None else None
     if cached is not None:
         return cached
-    workload, timeline = synthetic.simulate_stock(synthetic.read_spec(path, progress), path)
+    workload, timeline = synthetic.simulate_stock(synthetic.read_spec(path, progress), path,
+                                                  simulated)
     recording = Recording(path=path, format=synthetic.SYNTHETIC_FORMAT,
                           stats=synthetic.synthetic_stats(path, timeline), timeline=timeline,
                           lock_counts=synthetic.lock_counts(timeline),

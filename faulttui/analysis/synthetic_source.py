@@ -7,6 +7,8 @@ it, replay it under `stock`, and describe the run the way an importer describes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from faulttui.analysis.reconstruct import LockCounts
 from faulttui.errors import TraceFormatError
 from faulttui.importers import ImportStats
@@ -28,11 +30,15 @@ def read_spec(path: str, progress: ProgressCallback | None = None) -> SyntheticS
     return parse_spec(data, path)
 
 
-def simulate_stock(spec: SyntheticSpec, path: str) -> tuple[Workload, Timeline]:
-    """The spec's workload and its run under `stock` (the spec's storage model and seed)."""
+def simulate_stock(spec: SyntheticSpec, path: str,
+                   simulated: Callable[[float], None] | None = None) -> tuple[Workload, Timeline]:
+    """The spec's workload and its run under `stock` (the spec's storage model and seed).
+    `simulated(share)`: how much of the run is done (0..1), now and then."""
     workload = expand(spec, path)
+    progress = (lambda done, total: simulated(done / total if total else 1.0)
+                ) if simulated is not None else None
     try:
-        result = simulate(workload, get_policy("stock"), replay_params(spec))
+        result = simulate(workload, get_policy("stock"), replay_params(spec), progress=progress)
     except RuntimeError as error:  # a program that deadlocks itself is the input's fault
         raise TraceFormatError(f"the workload cannot run: {error}", path=path) from error
     return workload, result.timeline
