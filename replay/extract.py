@@ -14,13 +14,13 @@ Per fault (`Fault.attempts`, stock kernel shape: A1 under the VMA lock, a drop, 
 
 from __future__ import annotations
 
-import gc
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter, itemgetter
 
+from faulttui.model.gc_pause import gc_paused
 from faulttui.model.timeline import (
     Attempt,
     AttemptLock,
@@ -130,19 +130,8 @@ class _Recording:
 
 
 def extract_workload(timeline: Timeline, source: str = "") -> Workload:
-    # A spec per fault and as many index entries: the cyclic GC would rescan them over and
-    # over while they are built, for nothing (as in simulate; extraction makes no cycles).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        workload = _extract(timeline, source)
-        # without the freeze, the first collection after gc.enable() would traverse all of
-        # the new objects once; frozen objects are still freed by reference counting
-        gc.freeze()
-        return workload
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    with gc_paused():  # a spec per fault and as many index entries, no cycle
+        return _extract(timeline, source)
 
 
 def _extract(timeline: Timeline, source: str) -> Workload:

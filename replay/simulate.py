@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import random
 import statistics
 from collections import defaultdict
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 from faulttui.model.fault_table import FaultTable
+from faulttui.model.gc_pause import gc_paused
 from faulttui.model.timeline import Timeline
 from replay.engine import Engine
 from replay.page_cache import PageCache
@@ -54,21 +54,9 @@ def simulate(workload: Workload, policy: Policy, params: ReplayParams | None = N
         vma_ids_by_mm={mm: tuple(ids) for mm, ids in vma_ids_by_mm.items()},
         pages=workload.pages,
     )
-    # Hundreds of thousands of small long-lived records: the cyclic GC would rescan them over
-    # and over while they are built, for nothing.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        result = _run(workload, policy, world, progress)
-        # Everything made meanwhile still sits in generation 0: without the freeze the first
-        # collection after gc.enable() would traverse all of it once (~0.8 s per 1M faults;
-        # as recording_cache.gc_paused does for a loaded trace). Frozen objects are still
-        # freed by reference counting, and a replay that ran to its end leaves no cycle.
-        gc.freeze()
-        return result
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    # (a replay cut short is not frozen: its threads' generators are left in cycles)
+    with gc_paused():
+        return _run(workload, policy, world, progress)
 
 
 def _run(workload: Workload, policy: Policy, world: World,

@@ -11,11 +11,12 @@ from dataclasses import replace
 
 from faulttui.analysis.reconstruct import Reconstruction, Reconstructor
 from faulttui.analysis.recording import FaultSummary, Recording, summarize_faults
-from faulttui.analysis.recording_cache import cache_key, gc_paused, read_cache, write_cache
+from faulttui.analysis.recording_cache import cache_key, read_cache, write_cache
 from faulttui.errors import TraceFormatError
 from faulttui.importers import Event, ImportStats, TraceSource, open_trace, sniff_format
 from faulttui.importers.source import ProgressCallback, check_readable, read_head
 from faulttui.importers.split_text import decompressed_size
+from faulttui.model.gc_pause import gc_paused
 
 __all__ = [
     "PREVIEW_NAME", "FaultSummary", "Recording", "load_recording", "load_synthetic",

@@ -3,7 +3,7 @@ next to the trace, keyed by the file's identity (resolved path, size, mtime, ino
 faulttui version and a digest of the code that shapes a Recording.
 
 An entry is a pickle of the Recording. Reading one back makes millions of objects, so the
-GC is paused meanwhile and the result frozen (see `gc_paused`).
+GC is paused meanwhile and the result frozen (`faulttui.model.gc_pause`).
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import gc
 import hashlib
 import os
 import pickle
 import tempfile
 import threading
 import traceback
-from collections.abc import Iterator
 from dataclasses import replace
 
 import platformdirs
@@ -26,27 +24,10 @@ import platformdirs
 import replay
 from faulttui import __version__
 from faulttui.analysis.recording import Recording
+from faulttui.model.gc_pause import gc_paused
 from replay import Workload
 
 CACHE_FORMAT = 2  # 2: Recording.workload
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Millions of small, long-lived objects: the cyclic GC would rescan them over and over
-    while they are built or unpickled, for nothing (a Recording makes no reference cycles)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        # Everything allocated meanwhile still sits in generation 0: without the freeze the
-        # first collection after gc.enable() would traverse all of it once (~1 s per 1M events).
-        # Frozen objects are still freed by reference counting; only a reference cycle among
-        # the objects alive at the freeze would never be collected (a Recording has none).
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def cache_dir() -> str:

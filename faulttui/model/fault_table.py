@@ -17,12 +17,12 @@ mapped the page at once.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from operator import attrgetter, sub
 from typing import Any, overload
 
+from faulttui.model.gc_pause import gc_paused
 from faulttui.model.timeline import Attempt, AttemptLock, AttemptOutcome, Fault, FilePage
 
 UNCONTENDED_FIELDS = 8  # fault_id, tid, mm, start_ns, end_ns, address, vma_id, page key
@@ -82,16 +82,8 @@ class FaultTable(Sequence[Fault]):
     def as_tuple(self) -> tuple[Fault, ...]:
         """Every fault's record, sorted by start (ties in the order they were made)."""
         if self._all is None:
-            # A million new records would set off collections that traverse the whole heap
-            # again and again; records hold no reference cycle (see simulate's gc.freeze).
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
+            with gc_paused():  # a million new records, no cycle
                 self._all = self._in_order()
-                gc.freeze()
-            finally:
-                if collecting:
-                    gc.enable()
         return self._all
 
     def _in_order(self) -> tuple[Fault, ...]:

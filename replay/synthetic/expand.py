@@ -9,12 +9,12 @@ thread instance. Storage latencies are drawn per fault from the spec's model.
 
 from __future__ import annotations
 
-import gc
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from faulttui.errors import TraceFormatError
+from faulttui.model.gc_pause import gc_paused
 from faulttui.model.timeline import FilePage, Vma
 from replay.params import ReplayParams
 from replay.storage import OBSERVED, QUEUE
@@ -101,14 +101,8 @@ def expand(spec: SyntheticSpec, file: str = "workload.json") -> Workload:
     if total > MAX_FAULTS:
         raise TraceFormatError(f"threads: the program expands to {total:,} faults "
                                f"(at most {MAX_FAULTS:,}); scale it down", path=file)
-    # a million small long-lived records: the cyclic GC would rescan them for nothing
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused(freeze=False):  # a million small long-lived records, no cycle
         return _expand(spec, total, file)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def _expand(spec: SyntheticSpec, total: int, file: str) -> Workload:
