@@ -101,8 +101,8 @@ class FaultTable(Sequence[Fault]):
     def _uncontended_records(self) -> Iterator[Fault]:
         pages = self.pages
         values = iter(self.uncontended)
-        for fault_id, tid, mm, start, end, address, vma_id, key in zip(*[values] * 8,
-                                                                        strict=True):
+        rows = zip(*[values] * UNCONTENDED_FIELDS, strict=True)  # the flat list, a fault a row
+        for fault_id, tid, mm, start, end, address, vma_id, key in rows:
             yield _new_record(Fault, (
                 fault_id, tid, mm, start, end, address, 0, 0, vma_id,
                 pages[key] if key >= 0 else None,
