@@ -115,13 +115,14 @@ class ThreadRunner(SpanRecorder):
                             start = now
                             if cpu:
                                 yield cpu
-                                # the same time as engine.now: the next record shares the int
+                                # equal to engine.now; the spans and columns then share one int
                                 now = end
                             # VmaLock.release_read, inlined
                             vma_lock.readers -= 1
                             if vma_lock.writer is not None and not vma_lock.readers:
                                 engine.wake(vma_lock.writer)
-                            # the fault's record, made only if something reads it (FaultTable)
+                            # its row of FaultTable's columns (UNCONTENDED_FIELDS, in that
+                            # order): the record is made only if something reads it
                             add_uncontended((op.fault_id, tid, vma_mm, start, end, op.address,
                                              vma_id, key))
                             continue
