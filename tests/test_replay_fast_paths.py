@@ -88,15 +88,8 @@ class ReferencePageCache:
 
     def insert_absent(self, first: int, end: int, ready: int, now: int) -> None:
         for key in range(first, end):
-            if key in self.ready:
-                continue
-            self.ready[key] = self.locks[key] = ready
-            if key in self.shadows:
-                self._refault(key)
-            else:
-                self.inactive.append(key)
-            if self.capacity is not None and len(self.ready) > self.capacity:
-                self._reclaim(now)
+            if key not in self.ready:
+                self.insert(key, ready, now)
 
     def _refault(self, key: int) -> None:
         shadow = self.shadows.pop(key)
